@@ -1,0 +1,136 @@
+"""Alembic environment of the example app.
+
+Where the database comes from, in order:
+
+1. ``config.attributes["connection"]`` -- an Engine (pytest-alembic) or a
+   Connection (Alembic's cookbook, ``dblab.migrate``);
+2. ``config.attributes["url"]`` (offline SQL for a given backend);
+3. the app's own settings: ``DATABASE_URL`` or ``DB_*`` (``app.database``).
+
+``target_metadata`` is the app's, unless a notebook hands in its own
+through ``config.attributes["target_metadata"]``.
+
+On SQLite every migration runs in batch mode (SQLite's ALTER TABLE can
+do little) with foreign keys off, because the table rebuild's DROP would
+otherwise fire ``ON DELETE CASCADE`` and empty the child tables; and the
+engine uses SQLAlchemy's transactional recipe, so a revision that fails
+half-way leaves none of its DDL behind.
+"""
+
+from logging.config import fileConfig
+
+from alembic import context
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from app import database, models
+
+config = context.config
+
+if config.config_file_name and config.attributes.get("configure_logger", 1):
+    # Keep the loggers of the caller (pytest, a notebook) alive.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# pytest-alembic sets the attribute to None when it has no metadata to give.
+target_metadata = (
+    config.attributes.get("target_metadata") or models.Base.metadata
+)
+
+
+def options(dialect_name: str) -> dict[str, object]:
+    """The options shared by the offline and the online path."""
+    return {
+        "target_metadata": target_metadata,
+        "render_as_batch": dialect_name == "sqlite",
+        # With the driver recipe in app.database, SQLite rolls back DDL.
+        "transactional_ddl": dialect_name != "mysql",
+        "transaction_per_migration": True,
+        "compare_type": True,
+    }
+
+
+def run_migrations_offline() -> None:
+    """Write the SQL to stdout instead of running it (``--sql``)."""
+    url = config.attributes.get("url") or database.database_url()
+    context.configure(
+        url=url,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **options(url.get_backend_name()),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def check_known_revisions() -> None:
+    """Stop with a clear message if the database is at an unknown revision."""
+    script = ScriptDirectory.from_config(config)
+    for current in context.get_context().get_current_heads():
+        if current not in {rev.revision for rev in script.walk_revisions()}:
+            raise CommandError(
+                f"データベースは revision '{current}' を記録していますが、"
+                "このコードの versions/ にその revision はありません "
+                "(unknown revision in the database)。その revision を含む"
+                "ブランチを取り込むか、内容を確かめたうえで "
+                "`alembic stamp <revision>` で記録を直してください。"
+            )
+
+
+def sqlite_foreign_keys(connection: Connection, on: bool | None) -> bool:
+    """Read, and optionally set, SQLite's foreign key switch.
+
+    The PRAGMA is a no-op inside a transaction, so it goes straight to the
+    driver before Alembic begins one.
+    """
+    driver = connection.connection.driver_connection
+    if on is not None:
+        driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    return bool(driver.execute("PRAGMA foreign_keys").fetchone()[0])
+
+
+def run_on(connection: Connection) -> None:
+    """Run the migrations on one connection, one transaction per revision."""
+    sqlite = connection.dialect.name == "sqlite"
+    owned = not connection.in_transaction()
+    restore = None
+    if sqlite and owned:
+        restore = sqlite_foreign_keys(connection, None)
+        sqlite_foreign_keys(connection, False)
+    try:
+        context.configure(
+            connection=connection, **options(connection.dialect.name)
+        )
+        check_known_revisions()
+        if owned and connection.in_transaction():
+            connection.rollback()  # end the read; each revision begins anew
+        with context.begin_transaction():
+            context.run_migrations()
+        if owned and connection.in_transaction():
+            connection.commit()
+    finally:
+        if restore is not None:
+            if connection.in_transaction():
+                connection.rollback()
+            sqlite_foreign_keys(connection, restore)
+
+
+def run_migrations_online() -> None:
+    """Run the migrations against a live database."""
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        connectable = database.make_engine(
+            database.database_url(), poolclass=NullPool
+        )
+    if isinstance(connectable, Engine):
+        with connectable.connect() as connection:
+            run_on(connection)
+    else:
+        run_on(connectable)
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,89 @@
+"""Database connection of the example app (the lecture's ``database.py``).
+
+The 2024 deck kept user, password and host as constants in this file and
+built the URL with an f-string. Here the four parts of the lecture stay,
+corrected:
+
+1. 接続情報 — read from the environment: ``DATABASE_URL`` whole, or the
+   parts ``DB_USER``, ``DB_PASSWORD``, ``DB_HOST``, ``DB_PORT``,
+   ``DB_NAME`` (plus ``DB_DRIVER``) put together by ``URL.create``, which
+   escapes a password containing ``@`` or ``/``.
+2. エンジン — ``create_engine`` with ``pool_pre_ping``.
+3. セッションファクトリ — ``SessionLocal`` and the ``get_db`` dependency.
+4. ベースクラス — ``app.models.Base`` (``DeclarativeBase``), not the
+   deprecated ``declarative_base`` function.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_SQLITE = Path(__file__).resolve().parents[2] / "work" / "app.sqlite"
+
+
+def database_url(environ: dict[str, str] | None = None) -> URL:
+    """The app's database URL, from the environment (never from source)."""
+    env = os.environ if environ is None else environ
+    if env.get("DATABASE_URL"):
+        return make_url(env["DATABASE_URL"])
+    if env.get("DB_HOST") or env.get("DB_NAME"):
+        port = env.get("DB_PORT")
+        return URL.create(
+            env.get("DB_DRIVER", "mysql+pymysql"),
+            username=env.get("DB_USER"),
+            password=env.get("DB_PASSWORD"),
+            host=env.get("DB_HOST", "localhost"),
+            port=int(port) if port else None,
+            database=env.get("DB_NAME"),
+        )
+    DEFAULT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
+    return URL.create("sqlite", database=str(DEFAULT_SQLITE))
+
+
+def sqlite_transactional(engine: Engine) -> Engine:
+    """Let SQLite roll back DDL: the recipe from SQLAlchemy's SQLite docs.
+
+    Python's sqlite3 driver, left to itself, begins transactions only
+    before INSERT/UPDATE/DELETE, so a CREATE TABLE in a migration that
+    later fails stays behind. Here the driver is put in autocommit mode
+    and SQLAlchemy emits BEGIN itself, so DDL is inside the transaction.
+    Foreign keys are enforced on every connection.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, connection_record):  # noqa: ARG001
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def make_engine(url: URL | str, **kwargs: object) -> Engine:
+    """An engine for ``url``; SQLite gets the transactional recipe."""
+    url = make_url(url)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        sqlite_transactional(engine)
+    return engine
+
+
+engine = make_engine(database_url())
+SessionLocal = sessionmaker(bind=engine, autoflush=False)
+
+
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, always closed."""
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()

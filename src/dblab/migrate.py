@@ -1,0 +1,174 @@
+"""Alembic from Python, on a sandbox.
+
+Every function drives Alembic's own ``command`` API with the sandbox's
+engine handed to ``env.py`` through ``config.attributes["connection"]``,
+the channel Alembic's cookbook documents. Errors a learner can cause (an
+unknown revision, several heads, a revision that fails) come back as one
+Japanese sentence in a :class:`~dblab.errors.MigrationError`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL
+
+from dblab import settings
+from dblab.errors import MigrationError
+from dblab.sandbox import Sandbox
+
+
+def config(
+    sandbox: Sandbox | None = None,
+    *,
+    script_location: Path | None = None,
+    metadata: MetaData | None = None,
+    url: URL | None = None,
+) -> Config:
+    """An Alembic ``Config`` for ``sandbox`` (the kit's ``alembic.ini``).
+
+    The versions come from ``script_location``, else from the sandbox's
+    private copy of ``migrations/`` if it has one, else from the kit's.
+    """
+    cfg = Config(str(settings.ALEMBIC_INI), stdout=io.StringIO())
+    if script_location is None:
+        if sandbox is not None and (sandbox.folder / "migrations").exists():
+            script_location = sandbox.migrations
+        else:
+            script_location = settings.MIGRATIONS
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["configure_logger"] = False
+    if sandbox is not None:
+        cfg.attributes["connection"] = sandbox.engine
+        cfg.attributes["url"] = sandbox.url
+    if url is not None:
+        cfg.attributes["url"] = url
+    if metadata is not None:
+        cfg.attributes["target_metadata"] = metadata
+    return cfg
+
+
+def script(cfg: Config) -> ScriptDirectory:
+    """The revision files Alembic sees for ``cfg``."""
+    return ScriptDirectory.from_config(cfg)
+
+
+@contextmanager
+def _explained(sandbox: Sandbox | None, action: str) -> Iterator[None]:
+    """Turn Alembic's errors into one Japanese sentence."""
+    try:
+        yield
+    except MigrationError:
+        raise
+    except CommandError as error:
+        raise MigrationError(_explain(str(error), action)) from None
+    except Exception as error:
+        where = ""
+        if sandbox is not None:
+            now = ", ".join(current(sandbox)) or "base"
+            where = f"データベースは revision {now} のままです。"
+        first = str(error).strip().splitlines()[0] if str(error) else ""
+        raise MigrationError(
+            f"{action} の途中でエラーになりました (migration failed): "
+            f"{type(error).__name__}: {first}。{where}"
+        ) from error
+
+
+def _explain(message: str, action: str) -> str:
+    if "Multiple head revisions" in message or "multiple heads" in message:
+        return (
+            f"{action}: head が複数あります (multiple heads)。"
+            "`alembic merge heads` で 1 つにまとめるか、"
+            "対象の head を名前で指定してください。"
+        )
+    if "Can't locate revision" in message or "No such revision" in message:
+        return (
+            f"{action}: revision が見つかりません (unknown revision): "
+            f"{message}。`alembic history` で ID を確かめてください。"
+        )
+    return f"{action}: {message}"
+
+
+def upgrade(
+    sandbox: Sandbox, target: str = "head", **options: object
+) -> tuple[str, ...]:
+    """Upgrade to ``target``; return the revision(s) now current."""
+    cfg = config(sandbox, **options)
+    with _explained(sandbox, f"upgrade {target}"):
+        command.upgrade(cfg, target)
+    return current(sandbox)
+
+
+def downgrade(
+    sandbox: Sandbox, target: str = "-1", **options: object
+) -> tuple[str, ...]:
+    """Downgrade to ``target``; return the revision(s) now current."""
+    cfg = config(sandbox, **options)
+    with _explained(sandbox, f"downgrade {target}"):
+        command.downgrade(cfg, target)
+    return current(sandbox)
+
+
+def stamp(sandbox: Sandbox, target: str, **options: object) -> None:
+    """Record ``target`` as current without running any migration."""
+    cfg = config(sandbox, **options)
+    with _explained(sandbox, f"stamp {target}"):
+        command.stamp(cfg, target)
+
+
+def current(sandbox: Sandbox) -> tuple[str, ...]:
+    """The revision(s) recorded in the sandbox's ``alembic_version``."""
+    with sandbox.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_heads()
+
+
+def heads(
+    sandbox: Sandbox | None = None, **options: object
+) -> tuple[str, ...]:
+    """The head revision(s) of the versions folder."""
+    return tuple(script(config(sandbox, **options)).get_heads())
+
+
+def revisions(
+    sandbox: Sandbox | None = None, **options: object
+) -> list[Script]:
+    """All revisions, oldest first."""
+    return list(
+        reversed(list(script(config(sandbox, **options)).walk_revisions()))
+    )
+
+
+def offline_sql(
+    sandbox: Sandbox | None = None,
+    revision_range: str = "base:head",
+    *,
+    url: URL | None = None,
+    **options: object,
+) -> str:
+    """The SQL an upgrade over ``revision_range`` would run (``--sql``)."""
+    cfg = config(sandbox, url=url, **options)
+    cfg.attributes.pop("connection", None)
+    buffer = io.StringIO()
+    cfg.output_buffer = buffer
+    with _explained(None, f"upgrade {revision_range} --sql"):
+        command.upgrade(cfg, revision_range, sql=True)
+    return buffer.getvalue()
+
+
+def check(sandbox: Sandbox, **options: object) -> str | None:
+    """``alembic check``: None when the models match, else what differs."""
+    cfg = config(sandbox, **options)
+    try:
+        command.check(cfg)
+    except CommandError as error:
+        return str(error)
+    return None

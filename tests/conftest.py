@@ -1,0 +1,87 @@
+"""Fixtures shared by every test: the three backends and their sandboxes.
+
+A backend is SQLite (always), PostgreSQL when ``DBLAB_POSTGRES_URL`` is
+set, MariaDB/MySQL when ``DBLAB_MYSQL_URL`` is set. A server that is not
+configured or does not answer is skipped -- or, with
+``DBLAB_REQUIRE_SERVERS=1`` (CI), fails the test with one clear line.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SADeprecationWarning
+
+from dblab import sandbox as sandboxes
+from dblab import settings
+from dblab.errors import ServerUnreachable
+
+os.environ.setdefault("DBLAB_SCALE", "test")
+warnings.filterwarnings("error", category=SADeprecationWarning)
+
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.server),
+    pytest.param("mysql", marks=pytest.mark.server),
+]
+VARIABLES = {"postgresql": "DBLAB_POSTGRES_URL", "mysql": "DBLAB_MYSQL_URL"}
+
+
+@functools.cache
+def _reachable(url: URL) -> str | None:
+    try:
+        settings.check_reachable(url)
+    except ServerUnreachable as error:
+        return str(error)
+    return None
+
+
+def server_url(backend: str) -> URL:
+    """The server URL for ``backend``, or skip/fail the test."""
+    if backend == "sqlite":
+        return URL.create("sqlite")
+    variable = VARIABLES[backend]
+    url = (
+        settings.postgres_url()
+        if backend == "postgresql"
+        else (settings.mysql_url())
+    )
+    problem = None
+    if url is None:
+        problem = f"{variable} が設定されていません (not set)"
+    else:
+        problem = _reachable(url)
+    if problem:
+        if settings.servers_required():
+            pytest.fail(f"DBLAB_REQUIRE_SERVERS=1: {problem}", pytrace=False)
+        pytest.skip(problem)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: ``sqlite``, ``postgresql``, ``mysql``."""
+    return request.param
+
+
+@pytest.fixture
+def server(backend: str) -> URL:
+    """The (maintenance) URL of the backend under test."""
+    return server_url(backend)
+
+
+@pytest.fixture
+def sandbox(
+    server: URL, request: pytest.FixtureRequest
+) -> Iterator[sandboxes.Sandbox]:
+    """An empty sandbox with a private copy of migrations/."""
+    box = sandboxes.create(
+        request.node.originalname, server=server, migrations=True
+    )
+    yield box
+    box.close()

@@ -1,0 +1,77 @@
+"""dblab.sandbox: one isolated database per notebook or test."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from dblab import sandbox as sandboxes
+from dblab import settings
+
+
+def databases(server: URL) -> set[str]:
+    engine = sa.create_engine(server)
+    try:
+        with engine.connect() as connection:
+            if server.get_backend_name() == "mysql":
+                rows = connection.execute(sa.text("SHOW DATABASES"))
+            else:
+                rows = connection.execute(
+                    sa.text("SELECT datname FROM pg_database")
+                )
+            return {row[0] for row in rows}
+    finally:
+        engine.dispose()
+
+
+def test_two_sandboxes_are_isolated_and_dropped(server: URL) -> None:
+    first = sandboxes.create("isolation", server=server)
+    second = sandboxes.create("isolation", server=server)
+    try:
+        assert first.name != second.name
+        assert first.name.startswith("dblab_isolation_")
+        with first.engine.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE only_here (id INTEGER)"))
+        assert "only_here" in sa.inspect(first.engine).get_table_names()
+        assert "only_here" not in sa.inspect(second.engine).get_table_names()
+    finally:
+        first.close()
+        second.close()
+    assert not first.folder.exists()
+    if server.get_backend_name() != "sqlite":
+        left = databases(server)
+        assert first.name not in left
+        assert second.name not in left
+    first.close()  # a second close is harmless
+
+
+def test_private_migrations_copy(server: URL) -> None:
+    with sandboxes.create("copy", server=server, migrations=True) as box:
+        copied = box.migrations / "versions"
+        originals = sorted(
+            p.name for p in (settings.MIGRATIONS / "versions").glob("*.py")
+        )
+        assert sorted(p.name for p in copied.glob("*.py")) == originals
+        (copied / "extra.py").write_text("# a learner's file\n")
+        assert not (settings.MIGRATIONS / "versions" / "extra.py").exists()
+
+
+def test_sandbox_without_copy_says_how_to_get_one() -> None:
+    with sandboxes.create("nocopy") as box:
+        with pytest.raises(FileNotFoundError, match="migrations=True"):
+            _ = box.migrations
+
+
+def test_repr_hides_the_password() -> None:
+    with sandboxes.create("repr") as box:
+        box.url = box.url.set(password="s3cret")  # noqa: S106
+        assert "s3cret" not in repr(box)
+        assert "SQLite" in repr(box)
+
+
+def test_names_are_safe_identifiers() -> None:
+    name = sandboxes.sandbox_name("Notebook 06: split/migrations!")
+    assert name.startswith("dblab_notebook_06_split_migrations_")
+    assert len(name) <= 63
+    assert name.replace("_", "").isalnum()
