@@ -53,15 +53,15 @@ def parse_url(value: str, variable: str) -> URL:
     try:
         url = make_url(value.strip())
         url.get_dialect()
-    except (ArgumentError, ValueError):
-        raise SettingsError(
-            f"{variable} の形式が正しくありません (malformed URL): "
-            f"{value!r}。例: {example}"
-        ) from None
     except NoSuchModuleError:
         raise SettingsError(
             f"{variable} のデータベース種別 '{url.drivername}' は使えません "
             f"(unknown dialect or driver)。例: {example}"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            f"{variable} の形式が正しくありません (malformed URL): "
+            f"{value!r}。例: {example}"
         ) from None
     if url.get_backend_name() not in BACKENDS:
         raise SettingsError(
