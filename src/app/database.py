@@ -76,8 +76,17 @@ def make_engine(url: URL | str, **kwargs: object) -> Engine:
     return engine
 
 
+def session_factory(bind: Engine) -> sessionmaker[Session]:
+    """A factory of sessions on ``bind``, configured as ``SessionLocal``.
+
+    ``autocommit=False`` of the 2024 deck is gone: since 2.0 a session
+    always works in a transaction that the code commits.
+    """
+    return sessionmaker(bind=bind, autoflush=False)
+
+
 engine = make_engine(database_url())
-SessionLocal = sessionmaker(bind=engine, autoflush=False)
+SessionLocal = session_factory(engine)
 
 
 def get_db() -> Iterator[Session]:

@@ -1,0 +1,7 @@
+"""python -m dblab: the same as the dblab command."""
+
+import sys
+
+from dblab.cli import main
+
+sys.exit(main())

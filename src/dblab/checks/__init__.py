@@ -1,0 +1,143 @@
+"""The core of every exercise checker, and ``expect_error`` for demos.
+
+A checker looks at what the learner produced -- a database, a model
+class, a statement count, a revision file -- never at the text of their
+code, and answers with a :class:`Result`: ``ok``, one Japanese message,
+and the notebook section to re-read. A checker never raises because of a
+wrong answer; an unfinished stub gets "まだ解答がありません" instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import ParamSpec
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class Result:
+    """The answer of a checker."""
+
+    ok: bool
+    message: str
+    section: str | None = None
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        head = "✅ 正解" if self.ok else "❌ 不正解"
+        lines = [f"{head}: {self.message}"]
+        lines += [f"  - {detail}" for detail in self.details]
+        if not self.ok and self.section:
+            lines.append(f"  → 読み直す節 (re-read): {self.section}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        head = "✅ **正解**" if self.ok else "❌ **不正解**"
+        lines = [f"{head}: {self.message}"]
+        lines += [f"- {detail}" for detail in self.details]
+        if not self.ok and self.section:
+            lines.append(f"\n→ 読み直す節 (re-read): *{self.section}*")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def passed(message: str, *details: str) -> Result:
+    """A correct answer."""
+    return Result(True, message, None, details)
+
+
+def failed(message: str, section: str, *details: str) -> Result:
+    """A wrong or incomplete answer, with the section that teaches it."""
+    return Result(False, message, section, details)
+
+
+def not_done(section: str) -> Result:
+    """The stub has not been filled in yet."""
+    return failed(
+        "まだ解答がありません (not answered yet)。"
+        "セルの ... を書き換えてから、もう一度実行してください。",
+        section,
+    )
+
+
+def checker(
+    section: str,
+) -> Callable[[Callable[P, Result]], Callable[P, Result]]:
+    """Make a checker safe to call on anything a learner hands in.
+
+    ``...`` (the stub's placeholder) or ``None`` as the first argument gives
+    :func:`not_done`; an exception inside the check becomes a failed
+    result naming the error, so a learner never sees a traceback from the
+    checker itself.
+    """
+
+    def decorate(check: Callable[P, Result]) -> Callable[P, Result]:
+        @functools.wraps(check)
+        def run(*args: P.args, **kwargs: P.kwargs) -> Result:
+            values = list(args) + list(kwargs.values())
+            if any(value is ... or value is None for value in values[:1]):
+                return not_done(section)
+            try:
+                return check(*args, **kwargs)
+            except Exception as error:  # the learner's object misbehaved
+                first = str(error).strip().splitlines()
+                return failed(
+                    "確認中にエラーになりました (the check raised): "
+                    f"{type(error).__name__}: {first[0] if first else ''}",
+                    section,
+                )
+
+        run.section = section  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+class ExpectedError:
+    """What :func:`expect_error` caught (``.error``), for further asserts."""
+
+    error: BaseException | None = None
+
+
+@contextmanager
+def expect_error(
+    expected: type[BaseException] | tuple[type[BaseException], ...],
+    match: str | None = None,
+) -> Iterator[ExpectedError]:
+    """Run a block that must fail with ``expected``; show the message.
+
+    Unlike the ``raises-exception`` cell tag, this fails when nothing is
+    raised, so a demo of a failure cannot silently stop failing.
+    """
+    caught = ExpectedError()
+    try:
+        yield caught
+    except expected as error:
+        caught.error = error
+        text = str(getattr(error, "orig", None) or error).strip()
+        first = text.splitlines()[0] if text else ""
+        if match is not None and not re.search(match, text):
+            raise AssertionError(
+                f"想定したエラーの種類ですが、メッセージが {match!r} に"
+                f"一致しません (message mismatch): {first}"
+            ) from error
+        print(f"想定どおりのエラー (expected error): {type(error).__name__}")
+        if first:
+            print(f"  {first}")
+    else:
+        names = (
+            expected.__name__
+            if isinstance(expected, type)
+            else " / ".join(e.__name__ for e in expected)
+        )
+        raise AssertionError(
+            f"{names} が起きるはずでしたが、何も起きませんでした "
+            "(expected an error, none was raised)"
+        )

@@ -1,0 +1,60 @@
+"""The ``dblab`` console command: one subcommand per module.
+
+Each subcommand lives in its own module, which provides
+``add_arguments(parser)`` and ``run(args) -> int``; this file only names
+them, so ``dblab --help`` stays fast (nothing heavy is imported until a
+subcommand runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dblab.errors import DblabError
+
+COMMANDS = {
+    "doctor": (
+        "dblab.doctor",
+        "環境を診断する (versions, databases, JupyterLab)",
+    ),
+    "bench": ("dblab.bench", "性能を測る (inserts, backfill, migrations)"),
+    "run-notebooks": (
+        "dblab.notebooks",
+        "ノートブックを最初から実行し、出力を保存する",
+    ),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand."""
+    top = argparse.ArgumentParser(
+        prog="dblab", description="dblab — Alembic / SQLAlchemy 教材キット"
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # a subcommand whose module has not landed yet
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dblab``; a DblabError becomes one line on stderr."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DblabError as error:
+        print(f"dblab {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

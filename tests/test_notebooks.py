@@ -1,0 +1,104 @@
+"""The notebooks keep their frame, and run on the servers too.
+
+Strict nbval (``--nbval`` in pyproject.toml) compares every committed
+output on SQLite. Here: the fixed frame of every notebook, a clean
+top-to-bottom run stored (counts 1..n), and the second pass: the
+notebooks that declare they differ by database run against PostgreSQL
+and MariaDB, where their cells assert what lax mode cannot compare.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
+
+from dblab import notebooks
+
+COURSE = [p for p in notebooks.all_notebooks() if p.parent.name != "solutions"]
+SOLUTIONS = [
+    p for p in notebooks.all_notebooks() if p.parent.name == "solutions"
+]
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_the_course_starts_with_notebook_00() -> None:
+    assert COURSE and COURSE[0].name == "00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("path", COURSE, ids=ids(COURSE))
+def test_course_notebook_keeps_the_frame(path: Path) -> None:
+    cells = read(path).cells
+    title = cells[0].source.splitlines()[0]
+    assert cells[0].cell_type == "markdown"
+    assert re.match(r"# \d\d ", title), title
+    assert "所要時間" in title, title
+    headings = [
+        line
+        for cell in cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
+    assert headings[0] == "## この回の目標", headings
+    assert "## まとめ" in headings and "## 演習" in headings, headings
+    assert headings.index("## まとめ") < headings.index("## 演習")
+    solution = path.parent / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert solution.exists(), f"解答がありません: {solution.name}"
+
+
+@pytest.mark.parametrize(
+    "path", notebooks.all_notebooks(), ids=ids(notebooks.all_notebooks())
+)
+def test_notebook_is_stored_from_a_clean_run(path: Path) -> None:
+    cells = read(path).cells
+    code = [c for c in cells if c.cell_type == "code"]
+    assert code[0].source == notebooks.SETUP_CELL, (
+        "最初のコードセルは共通のセットアップセル"
+    )
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), counts
+    for cell in code:
+        assert "execution" not in cell.metadata
+        tags = cell.metadata.get("tags", [])
+        for output in cell.outputs:
+            if output.output_type == "error":
+                assert "raises-exception" in tags, cell.source[:80]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=ids(SOLUTIONS))
+def test_solutions_assert_every_checker(path: Path) -> None:
+    source = "\n".join(
+        c.source for c in read(path).cells if c.cell_type == "code"
+    )
+    results = len(re.findall(r"\bresult\s*=", source))
+    asserted = len(re.findall(r"assert result\.ok", source))
+    assert results and asserted >= results, (results, asserted)
+
+
+SERVER_NOTEBOOKS = [
+    p
+    for p in COURSE
+    if read(p).metadata.get("dblab", {}).get("differs_by_database")
+]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+@pytest.mark.parametrize("path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS))
+def test_notebook_runs_on_server(path: Path, backend: str, server) -> None:
+    url = server.render_as_string(hide_password=False)
+    try:
+        notebooks.execute(path, database_url=url)
+    except CellExecutionError as error:
+        pytest.fail(f"{path.name} on {backend}:\n{error}", pytrace=False)
