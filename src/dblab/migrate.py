@@ -172,3 +172,67 @@ def check(sandbox: Sandbox, **options: object) -> str | None:
     except CommandError as error:
         return str(error)
     return None
+
+
+def history(sandbox: Sandbox | None = None, **options: object):
+    """The revisions as a DataFrame, oldest first, marking what is applied."""
+    import pandas as pd
+
+    applied = _applied(sandbox, **options) if sandbox is not None else set()
+    rows = []
+    for rev in revisions(sandbox, **options):
+        rows.append(
+            {
+                "revision": rev.revision,
+                "down_revision": _join(rev.down_revision),
+                "message": (rev.doc or "").splitlines()[0],
+                "head": rev.is_head,
+                **({"applied": rev.revision in applied} if sandbox else {}),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _join(value: str | tuple[str, ...] | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else ", ".join(value)
+
+
+def _applied(sandbox: Sandbox, **options: object) -> set[str]:
+    """Every revision at or below the sandbox's current revision(s)."""
+    scripts = script(config(sandbox, **options))
+    done: set[str] = set()
+    for head in current(sandbox):
+        for rev in scripts.iterate_revisions(head, "base"):
+            done.add(rev.revision)
+    return done
+
+
+def graph(sandbox: Sandbox | None = None, **options: object):
+    """The revision graph as a Mermaid flowchart: branches and merges show.
+
+    Heads get a double border; with a sandbox, applied revisions are
+    filled and the current one is marked.
+    """
+    from dblab.schema import Mermaid
+
+    applied = _applied(sandbox, **options) if sandbox is not None else set()
+    now = set(current(sandbox)) if sandbox is not None else set()
+    lines = ["flowchart BT"]
+    for rev in revisions(sandbox, **options):
+        message = (rev.doc or "").splitlines()[0].replace('"', "'")
+        label = f"{rev.revision[:12]}<br/>{message[:40]}"
+        if rev.revision in now:
+            label += "<br/>(current)"
+        shape = f'(("{label}"))' if rev.is_head else f'["{label}"]'
+        lines.append(f"    r{rev.revision}{shape}")
+        parents = rev.down_revision
+        if isinstance(parents, str):
+            parents = (parents,)
+        for parent in parents or ():
+            lines.append(f"    r{parent} --> r{rev.revision}")
+    lines.append("    classDef applied fill:#d4edda,stroke:#2e7d32")
+    for rev in sorted(applied):
+        lines.append(f"    class r{rev} applied")
+    return Mermaid("\n".join(lines))

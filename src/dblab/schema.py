@@ -99,7 +99,7 @@ def _default_text(default: object) -> str | None:
 
 def _from_metadata(metadata: MetaData) -> Snapshot:
     snap = Snapshot()
-    for table in metadata.sorted_tables:
+    for table in sorted(metadata.tables.values(), key=lambda t: t.name):
         uniques = {
             c.columns[0].name
             for c in table.constraints
