@@ -212,7 +212,7 @@ def _applied(sandbox: Sandbox, **options: object) -> set[str]:
 def graph(sandbox: Sandbox | None = None, **options: object):
     """The revision graph as a Mermaid flowchart: branches and merges show.
 
-    Heads get a double border; with a sandbox, applied revisions are
+    Heads are drawn as stadiums; with a sandbox, applied revisions are
     filled and the current one is marked.
     """
     from dblab.schema import Mermaid
@@ -225,7 +225,7 @@ def graph(sandbox: Sandbox | None = None, **options: object):
         label = f"{rev.revision[:12]}<br/>{message[:40]}"
         if rev.revision in now:
             label += "<br/>(current)"
-        shape = f'(("{label}"))' if rev.is_head else f'["{label}"]'
+        shape = f'(["{label}"])' if rev.is_head else f'["{label}"]'
         lines.append(f"    r{rev.revision}{shape}")
         parents = rev.down_revision
         if isinstance(parents, str):
