@@ -14,6 +14,10 @@ Revises: 71cc828891fc
 Create Date: 2024-04-16 10:20:00+00:00
 """
 
+# dblab-lint: ignore[MG201] 埋める UPDATE と NOT NULL にする ALTER の間に
+# 新しい NULL が入らないよう、講義のサンプル 3 と同じく 1 つの revision で行う
+# (SQLite と PostgreSQL では同じトランザクションで、失敗すれば両方戻る)。
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

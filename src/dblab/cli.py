@@ -20,6 +20,7 @@ COMMANDS = {
         "環境を診断する (versions, databases, JupyterLab)",
     ),
     "bench": ("dblab.bench", "性能を測る (inserts, backfill, migrations)"),
+    "lint": ("dblab.lint", "revision ファイルのアンチパターンを調べる"),
     "run-notebooks": (
         "dblab.notebooks",
         "ノートブックを最初から実行し、出力を保存する",
