@@ -142,3 +142,33 @@ def test_bad_database_url_is_one_line_from_the_command(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("dblab doctor: DBLAB_DATABASE_URL")
     assert len(err.splitlines()) == 1
+
+
+def test_checksums_catch_an_edited_revision(tmp_path) -> None:
+    import shutil
+
+    from dblab import settings
+
+    versions = tmp_path / "versions"
+    shutil.copytree(settings.MIGRATIONS / "versions", versions)
+    assert migrate.verify_checksums(versions)[0].startswith("versions.sum")
+    migrate.write_checksums(versions)
+    assert migrate.verify_checksums(versions) == []
+    first = sorted(versions.glob("*.py"))[0]
+    text = first.read_text(encoding="utf-8")
+    first.write_bytes(text.replace("\n", "\r\n").encode())  # CRLF only
+    assert migrate.verify_checksums(versions) == []
+    first.write_text(text + "\n# edited\n", encoding="utf-8")
+    (versions / "new.py").write_text("revision = 'n'\n")
+    problems = migrate.verify_checksums(versions)
+    assert any("edited" in p and first.name in p for p in problems)
+    assert any("not recorded" in p and "new.py" in p for p in problems)
+    migrate.write_checksums(versions)  # accept the intended change
+    assert migrate.verify_checksums(versions) == []
+
+
+def test_merge_needs_two_heads(sandbox: Sandbox) -> None:
+    from dblab.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="マージするもの"):
+        migrate.merge(sandbox)

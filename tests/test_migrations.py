@@ -208,3 +208,11 @@ def test_offline_sql_renders_for_the_backend(sandbox: Sandbox) -> None:
         assert "concat(" in sql.lower()
     else:
         assert "||" in sql
+
+
+def test_applied_revisions_are_unchanged() -> None:
+    """migrations/versions.sum records the committed revision files."""
+    from dblab import settings
+
+    problems = migrate.verify_checksums(settings.MIGRATIONS / "versions")
+    assert problems == [], "\n".join(problems)

@@ -236,3 +236,78 @@ def graph(sandbox: Sandbox | None = None, **options: object):
     for rev in sorted(applied):
         lines.append(f"    class r{rev} applied")
     return Mermaid("\n".join(lines))
+
+
+SUM_FILE = "versions.sum"
+"""Beside ``versions/``: one line per revision file and its hash."""
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    data = path.read_bytes().replace(b"\r\n", b"\n")  # CRLF checkouts agree
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sum_path(versions: Path) -> Path:
+    return versions.parent / SUM_FILE
+
+
+def write_checksums(versions: Path) -> Path:
+    """Record the hash of every revision file (accept the folder as is).
+
+    The idea of Flyway's ``validate`` and Atlas's ``atlas.sum``: once a
+    revision has been applied somewhere, editing it silently would make
+    databases disagree about what that revision did.
+    """
+    lines = [
+        f"{_digest(path)}  {path.name}"
+        for path in sorted(versions.glob("*.py"))
+        if path.name != "__init__.py"
+    ]
+    target = _sum_path(versions)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def verify_checksums(versions: Path) -> list[str]:
+    """What differs from the recorded hashes (empty when nothing does)."""
+    target = _sum_path(versions)
+    if not target.exists():
+        return [
+            f"{SUM_FILE} がありません (no checksum file): "
+            "migrate.write_checksums() で作ってください"
+        ]
+    recorded = {}
+    for line in target.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, name = line.split(None, 1)
+            recorded[name.strip()] = digest
+    present = {
+        p.name: _digest(p)
+        for p in versions.glob("*.py")
+        if p.name != "__init__.py"
+    }
+    problems = []
+    for name, digest in sorted(recorded.items()):
+        if name not in present:
+            problems.append(f"削除された (removed): {name}")
+        elif present[name] != digest:
+            problems.append(
+                f"適用済みの revision が編集された (edited): {name}"
+            )
+    for name in sorted(present.keys() - recorded.keys()):
+        problems.append(f"未記録の新しい revision (not recorded): {name}")
+    return problems
+
+
+def merge(sandbox: Sandbox, message: str = "merge heads", **options) -> str:
+    """Create a merge revision of all heads; return its id."""
+    cfg = config(sandbox, **options)
+    if len(heads(sandbox, **options)) < 2:
+        raise MigrationError(
+            "head が 1 つなのでマージするものがありません (nothing to merge)"
+        )
+    with _explained(None, "merge heads"):
+        script_ = command.merge(cfg, "heads", message=message)
+    return script_.revision
