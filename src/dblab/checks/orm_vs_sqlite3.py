@@ -1,0 +1,290 @@
+"""Checkers for notebook 01 (ORM vs sqlite3): select(), bound parameters,
+one bulk INSERT.
+
+Each checker takes the learner's *function*, runs it against a freshly
+prepared SQLite sandbox (:func:`prepare`) and judges what it did: the
+rows it returned or left behind and the statements it sent (counted with
+:mod:`dblab.sqllog`). The learner's functions use their own notebook
+model mapped to the ``users`` table (``id``, ``name``, ``email``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.models import Base
+from dblab import sandbox, sqllog
+from dblab.checks import Result, checker, failed, not_done, passed
+
+NOTEBOOK = "01_orm_vs_sqlite3"
+SECTION_SELECT = f"{NOTEBOOK}「SQLAlchemy 2.x で書く (ORM あり)」"
+SECTION_INJECTION = f"{NOTEBOOK}「SQL インジェクション」"
+SECTION_BULK = f"{NOTEBOOK}「ORM のコストを測る」"
+
+USERS = [
+    ("Ada", "ada@example.org"),
+    ("Alan", "alan@example.org"),
+    ("Barbara", "barbara@example.org"),
+    ("Grace", "grace@example.org"),
+    ("Linus", "linus@example.org"),
+    ("O'Brien", "obrien@example.org"),
+]
+"""The users every exercise starts with (ids 1..6, in this order)."""
+
+ATTACKS = ("x' OR '1'='1", "nobody' OR name LIKE '%", "%")
+"""Crafted names: the first two delete rows when pasted into the SQL
+text, the last one when compared with LIKE instead of ``=``."""
+
+BULK_SIZE = 200
+
+_users = sa.table(
+    "users", sa.column("id"), sa.column("name"), sa.column("email")
+)
+
+
+def prepare() -> sandbox.Sandbox:
+    """A SQLite sandbox with the app's tables and the six :data:`USERS`."""
+    box = sandbox.create(
+        "orm_vs_sqlite3_exercise", server=sa.URL.create("sqlite")
+    )
+    Base.metadata.create_all(box.engine)
+    with box.engine.begin() as connection:
+        connection.execute(
+            sa.insert(_users),
+            [
+                {"id": number, "name": name, "email": email}
+                for number, (name, email) in enumerate(USERS, 1)
+            ],
+        )
+    return box
+
+
+def bulk_rows(size: int = BULK_SIZE) -> list[dict[str, str]]:
+    """The rows the bulk-insert exercise hands to the learner's function."""
+    return [
+        {"name": f"bulk{n:03d}", "email": f"bulk{n:03d}@example.com"}
+        for n in range(size)
+    ]
+
+
+def _names(box: sandbox.Sandbox) -> list[str]:
+    with box.engine.connect() as connection:
+        return list(
+            connection.scalars(sa.select(_users.c.name).order_by(_users.c.id))
+        )
+
+
+@checker(SECTION_SELECT)
+def names_starting_with(function: Callable[[Session, str], object]) -> Result:
+    """Exercise 1: names beginning with a prefix, sorted, via one SELECT."""
+    cases = {"A": ["Ada", "Alan"], "G": ["Grace"], "Z": []}
+    box = prepare()
+    try:
+        for prefix, expected in cases.items():
+            with Session(box.engine) as session:
+                with sqllog.capture(box.engine) as log:
+                    answer = function(session, prefix)
+            if answer is ... or (answer is None and not log.statements):
+                return not_done(SECTION_SELECT)
+            verdict = _judge_names(prefix, expected, answer, log)
+            if verdict is not None:
+                return verdict
+    finally:
+        box.close()
+    return passed(
+        "select() で絞り込みと並べ替えをデータベースに任せられています。",
+        *(f"{p!r} → {names}" for p, names in cases.items()),
+    )
+
+
+def _judge_names(
+    prefix: str,
+    expected: list[str],
+    answer: object,
+    log: sqllog.SQLLog,
+) -> Result | None:
+    section = SECTION_SELECT
+    if answer is None:
+        return failed(
+            "関数が None を返しました。return を忘れていませんか?", section
+        )
+    if not isinstance(answer, list):
+        return failed(
+            f"戻り値が list ではありません ({type(answer).__name__})。"
+            "session.scalars(...).all() で名前のリストにしてください。",
+            section,
+        )
+    if any(not isinstance(item, str) for item in answer):
+        kind = type(next(i for i in answer if not isinstance(i, str)))
+        return failed(
+            f"リストの中身が名前 (str) ではなく {kind.__name__} です。"
+            "select(User) ではなく select(User.name) を選び、"
+            "session.scalars で受け取ってください。",
+            section,
+        )
+    if sorted(answer) != expected:
+        return failed(
+            f"prefix={prefix!r} の答えが {answer} でした "
+            f"(正しくは {expected})。where の条件を見直してください "
+            "(User.name.startswith(prefix) が使えます)。",
+            section,
+        )
+    if answer != expected:
+        return failed(
+            f"prefix={prefix!r} の答え {answer} が名前順ではありません。"
+            "order_by(User.name) を付けてください。",
+            section,
+        )
+    selects = [s for s in log.statements if s.kind == "SELECT"]
+    if len(selects) != 1:
+        return failed(
+            f"SELECT が {len(selects)} 文送られました。"
+            "1 つの select() で取り出してください。",
+            section,
+        )
+    if " WHERE " not in selects[0].sql.upper():
+        return failed(
+            "送られた SELECT に WHERE がありません。全員を読み込んで "
+            "Python 側で絞り込むのではなく、.where(...) でデータベースに"
+            "絞り込ませてください。",
+            section,
+        )
+    return None
+
+
+@checker(SECTION_INJECTION)
+def delete_user(
+    function: Callable[[sqlite3.Connection, str], object],
+) -> Result:
+    """Exercise 2: a delete that binds the name as a parameter.
+
+    The function is called with crafted names (no row may change), then
+    with ``Grace`` and ``O'Brien`` (exactly that row must go).
+    """
+    box = prepare()
+    try:
+        with closing(sqlite3.connect(box.url.database)) as connection:
+            return _judge_delete(function, connection)
+    finally:
+        box.close()
+
+
+def _rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return connection.execute(
+        "SELECT id, name, email FROM users ORDER BY id"
+    ).fetchall()
+
+
+def _judge_delete(
+    function: Callable[[sqlite3.Connection, str], object],
+    connection: sqlite3.Connection,
+) -> Result:
+    section = SECTION_INJECTION
+    before = _rows(connection)
+    for attack in ATTACKS:
+        try:
+            function(connection, attack)
+        except sqlite3.Error as error:
+            return failed(
+                f"名前 {attack!r} を渡すとエラーになりました "
+                f"({type(error).__name__}: {error})。値を SQL の文字列に"
+                "埋め込まず、? のプレースホルダーで渡してください。",
+                section,
+            )
+        lost = len(before) - len(_rows(connection))
+        if lost and attack == "%":
+            return failed(
+                f"名前 '%' で {lost} 行が削除されました。LIKE では % が"
+                "「何でも」の意味になります。名前は = で比べてください。",
+                section,
+            )
+        if lost:
+            return failed(
+                f"細工した名前 {attack!r} で {lost} 行が削除されました。"
+                "名前が SQL の一部として解釈されています。f-string ではなく "
+                'execute("... WHERE name = ?", (name,)) の形にしてください。',
+                section,
+            )
+    details = [f"細工した名前 {a!r} では 1 行も消えません" for a in ATTACKS]
+    for name in ("Grace", "O'Brien"):
+        try:
+            function(connection, name)
+        except sqlite3.Error as error:
+            return failed(
+                f"名前 {name!r} を渡すとエラーになりました "
+                f"({type(error).__name__}: {error})。引用符を含む名前も"
+                "そのまま扱えるのがバインドパラメーターです。",
+                section,
+            )
+        left = [row[1] for row in _rows(connection)]
+        gone = [row[1] for row in before if row[1] not in left]
+        if name in left:
+            return failed(
+                f"{name!r} を渡しても {name} の行が削除されていません。"
+                "DELETE 文を実行しているか確かめてください。",
+                section,
+            )
+        extra = [g for g in gone if g not in ("Grace", "O'Brien")]
+        if extra:
+            return failed(
+                f"{name!r} を渡したら {', '.join(extra)} まで削除されました。"
+                "WHERE name = ? で、その名前の行だけを消してください。",
+                section,
+            )
+        details.append(f"{name!r} を渡すと {name} の行だけが消えます")
+    return passed("名前をバインドパラメーターで渡せています。", *details)
+
+
+@checker(SECTION_BULK)
+def bulk_insert(
+    function: Callable[[Session, list[dict[str, str]]], object],
+) -> Result:
+    """Exercise 3: :data:`BULK_SIZE` users added with one INSERT, committed."""
+    section = SECTION_BULK
+    rows = bulk_rows()
+    box = prepare()
+    try:
+        with Session(box.engine) as session:
+            with sqllog.capture(box.engine) as log:
+                function(session, [dict(row) for row in rows])
+        added = [n for n in _names(box) if n.startswith("bulk")]
+    finally:
+        box.close()
+    inserts = log.count("INSERT")
+    if not log.statements and not added:
+        return not_done(section)
+    if inserts == 0:
+        return failed(
+            "INSERT が 1 文も送られていません。"
+            "session.execute(insert(User), rows) を実行してください。",
+            section,
+        )
+    if inserts > 1:
+        return failed(
+            f"{len(rows)} 人の追加に INSERT が {inserts} 文送られました。"
+            "1 人ずつ add するのではなく、rows をまとめて "
+            "session.execute(insert(User), rows) に渡すと 1 文になります。",
+            section,
+        )
+    if not added:
+        return failed(
+            "INSERT は送られましたが、データベースに行がありません。"
+            "最後に session.commit() を呼んでいますか?",
+            section,
+        )
+    expected = sorted(row["name"] for row in rows)
+    if sorted(added) != expected:
+        return failed(
+            f"{len(rows)} 人のはずが {len(added)} 人追加されました。"
+            "受け取った rows をすべて、そのまま渡してください。",
+            section,
+        )
+    return passed(
+        f"{len(rows)} 人を INSERT 1 文 (executemany) で追加できました。",
+        log.lines(parameters=False, limit=3)[0].strip(),
+    )
