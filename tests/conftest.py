@@ -9,20 +9,14 @@ configured or does not answer is skipped -- or, with
 from __future__ import annotations
 
 import functools
-import os
-import warnings
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SADeprecationWarning
 
 from dblab import sandbox as sandboxes
 from dblab import settings
 from dblab.errors import ServerUnreachable
-
-os.environ.setdefault("DBLAB_SCALE", "test")
-warnings.filterwarnings("error", category=SADeprecationWarning)
 
 BACKENDS = [
     "sqlite",

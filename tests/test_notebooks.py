@@ -93,12 +93,34 @@ SERVER_NOTEBOOKS = [
 ]
 
 
-@pytest.mark.server
-@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
-@pytest.mark.parametrize("path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS))
-def test_notebook_runs_on_server(path: Path, backend: str, server) -> None:
+def run_on_server(path: Path, server) -> None:
     url = server.render_as_string(hide_password=False)
     try:
         notebooks.execute(path, database_url=url)
     except CellExecutionError as error:
-        pytest.fail(f"{path.name} on {backend}:\n{error}", pytrace=False)
+        pytest.fail(
+            f"{path.name} on {server.get_backend_name()}:\n{error}",
+            pytrace=False,
+        )
+
+
+# One class per server: with --dist loadscope each class is one unit of
+# work, so the two xdist workers run the two servers side by side.
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["postgresql"])
+class TestOnPostgreSQL:
+    @pytest.mark.parametrize(
+        "path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS)
+    )
+    def test_notebook_runs(self, path: Path, server) -> None:
+        run_on_server(path, server)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["mysql"])
+class TestOnMariaDB:
+    @pytest.mark.parametrize(
+        "path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS)
+    )
+    def test_notebook_runs(self, path: Path, server) -> None:
+        run_on_server(path, server)

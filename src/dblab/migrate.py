@@ -301,13 +301,28 @@ def verify_checksums(versions: Path) -> list[str]:
     return problems
 
 
-def merge(sandbox: Sandbox, message: str = "merge heads", **options) -> str:
-    """Create a merge revision of all heads; return its id."""
+def merge(
+    sandbox: Sandbox,
+    message: str = "merge heads",
+    *,
+    rev_id: str | None = None,
+    **options,
+) -> str:
+    """Create a merge revision of all heads; return its id.
+
+    Alembic prints "Generating ..." to the real stdout; that line is kept
+    out of the notebook, the returned id says what was made.
+    """
+    import contextlib
+
     cfg = config(sandbox, **options)
     if len(heads(sandbox, **options)) < 2:
         raise MigrationError(
             "head が 1 つなのでマージするものがありません (nothing to merge)"
         )
-    with _explained(None, "merge heads"):
-        script_ = command.merge(cfg, "heads", message=message)
+    with (
+        _explained(None, "merge heads"),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
+        script_ = command.merge(cfg, "heads", message=message, rev_id=rev_id)
     return script_.revision

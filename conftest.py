@@ -1,0 +1,11 @@
+"""Session-wide settings of the test run, for tests/ and notebooks/ alike.
+
+Loaded first (it sits at the root), so the notebook kernels nbval starts
+inherit ``DBLAB_SCALE=test`` even when only ``notebooks/`` is collected.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DBLAB_SCALE", "test")
