@@ -69,6 +69,12 @@ def server(backend: str) -> URL:
     return server_url(backend)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_server(request: pytest.FixtureRequest) -> URL:
+    """Like ``server``, for module-scoped fixtures (one sandbox per file)."""
+    return server_url(request.param)
+
+
 @pytest.fixture
 def sandbox(
     server: URL, request: pytest.FixtureRequest

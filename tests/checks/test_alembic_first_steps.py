@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BACKENDS, server_url
 
 from dblab import migrate, sandbox, settings
 from dblab.checks import alembic_first_steps as checks
@@ -50,11 +49,10 @@ def write(path, up: str, down: str) -> None:
     )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def exercise(request):
-    url = server_url(request.param)
+@pytest.fixture(scope="module")
+def exercise(module_server):
     box = sandbox.create(
-        "test_alembic_first_steps", server=url, migrations=True
+        "test_alembic_first_steps", server=module_server, migrations=True
     )
     migrate.upgrade(box, "head")
     checks.seed_users(box.engine, settings.scaled(200, 30))
