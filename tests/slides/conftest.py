@@ -1,0 +1,114 @@
+"""Fixtures of the slide tests: the deck built and exported once a session.
+
+The build and the PDF export are slow (~15-40 s each) and independent, so
+they start together in the background as soon as collection has finished
+(when any deck test is selected) and the tests wait only where they need
+the result. Without Node the deck tests skip with one line -- except in CI
+(``CI`` set), where a missing tool fails them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import slidedeck
+from slidedeck import missing_tools, require
+
+_JOBS: slidedeck.DeckJobs | None = None
+
+
+def require_node_modules() -> None:
+    if not _installed():
+        pytest.fail(
+            "slides/node_modules がありません (not installed): "
+            "cd slides && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci",
+            pytrace=False,
+        )
+
+
+def _jobs() -> slidedeck.DeckJobs:
+    global _JOBS
+    if _JOBS is None:
+        _JOBS = slidedeck.DeckJobs()
+    return _JOBS
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start build and export early, while other tests run."""
+    if (
+        os.environ.get("PYTEST_XDIST_WORKER")
+        or session.config.option.collectonly
+    ):
+        return  # under xdist every worker collects: start on first use
+    wanted = {
+        job
+        for item in session.items
+        for marker in item.iter_markers("deck_job")
+        for job in marker.args
+    }
+    if not wanted or missing_tools("node", "npm"):
+        return
+    if not _installed():
+        return
+    if "export" in wanted and missing_tools("chromium"):
+        wanted.discard("export")
+    for job in sorted(wanted):
+        _jobs().start(job)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "deck_job(*names): needs `npm run build` / `npm run export`"
+    )
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Build and export time, deck and PDF size: figures for the log."""
+    if _JOBS is None or not _JOBS.seconds:
+        return
+    parts = [f"{name} {s:.1f} s" for name, s in _JOBS.seconds.items()]
+    if _JOBS.dist.exists():
+        parts.append(f"dist {slidedeck.size(_JOBS.dist) / 1e6:.1f} MB")
+    if _JOBS.pdf.exists():
+        parts.append(f"PDF {slidedeck.size(_JOBS.pdf) / 1e6:.1f} MB")
+    terminalreporter.write_line("slides: " + ", ".join(parts))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _JOBS is not None:
+        _JOBS.close()
+
+
+@pytest.fixture(scope="session")
+def deck_jobs() -> Iterator[slidedeck.DeckJobs]:
+    """Both jobs, started together the first time a deck test needs one."""
+    jobs = _jobs()
+    if not missing_tools("node", "npm") and _installed():
+        jobs.start("build")
+        if not missing_tools("chromium"):
+            jobs.start("export")
+    yield jobs
+
+
+def _installed() -> bool:
+    return (slidedeck.SLIDES / "node_modules" / ".bin" / "slidev").exists()
+
+
+@pytest.fixture(scope="session")
+def built_deck(deck_jobs: slidedeck.DeckJobs):
+    """The folder of the built deck (``npm run build``)."""
+    require("node", "npm")
+    require_node_modules()
+    deck_jobs.wait("build")
+    return deck_jobs.dist
+
+
+@pytest.fixture(scope="session")
+def exported_pdf(deck_jobs: slidedeck.DeckJobs):
+    """The PDF of the deck (``npm run export``)."""
+    require("node", "npm", "chromium")
+    require_node_modules()
+    deck_jobs.wait("export")
+    return deck_jobs.pdf
