@@ -15,12 +15,14 @@ import sys
 from dblab.errors import DblabError
 
 COMMANDS = {
+    "deploy": ("dblab.deploy", "本番への適用手順 (plan, rehearse, apply)"),
     "doctor": (
         "dblab.doctor",
         "環境を診断する (versions, databases, JupyterLab)",
     ),
     "bench": ("dblab.bench", "性能を測る (inserts, backfill, migrations)"),
     "lint": ("dblab.lint", "revision ファイルのアンチパターンを調べる"),
+    "reset": ("dblab.reset", "残ったサンドボックスを削除する (--dry-run)"),
     "run-notebooks": (
         "dblab.notebooks",
         "ノートブックを最初から実行し、出力を保存する",
@@ -28,28 +30,26 @@ COMMANDS = {
 }
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand."""
+def parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the ``selected`` subcommand is imported."""
     top = argparse.ArgumentParser(
         prog="dblab", description="dblab — Alembic / SQLAlchemy 教材キット"
     )
     sub = top.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue  # a subcommand whose module has not landed yet
         command = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        if name == selected:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command)
+            command.set_defaults(run=module.run)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``dblab``; a DblabError becomes one line on stderr."""
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    args = parser(selected).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except DblabError as error:

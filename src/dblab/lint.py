@@ -28,12 +28,12 @@ from dblab.errors import DblabError
 RULES: dict[str, tuple[str, str]] = {
     "MG101": (
         "downgrade() がありません。戻せない revision は本番で逃げ道を失います",
-        "06_split_migrations「逆向きのマイグレーション」",
+        "06_split_migrations「downgrade() でデータが失われるとき」",
     ),
     "MG102": (
         "downgrade() が空です (pass / NotImplementedError)。何を戻すか書くか、"
         "戻せない理由をコメントで waiver にしてください",
-        "06_split_migrations「逆向きのマイグレーション」",
+        "06_split_migrations「downgrade() でデータが失われるとき」",
     ),
     "MF103": (
         "NOT NULL の列を server_default なしで追加しています。既存の行がある"
@@ -51,7 +51,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "DS103": (
         "列を削除しています。その列のデータは失われます",
-        "06_split_migrations「downgrade がデータを失うとき」",
+        "06_split_migrations「downgrade() でデータが失われるとき」",
     ),
     "BC101": (
         "テーブル名を変えています。動いている古いアプリが壊れます "
@@ -66,7 +66,7 @@ RULES: dict[str, tuple[str, str]] = {
     "BC103": (
         "同じテーブルで列の削除と追加をしています。列名の変更のつもりなら"
         "データが失われます (autogenerate は rename を drop + add と読みます)",
-        "05_alembic_first_steps「autogenerate に見えないもの」",
+        "05_alembic_first_steps「autogenerate と、見えないもの」",
     ),
     "MF201": (
         "WHERE のない UPDATE / DELETE です。全行を 1 つのトランザクションで"

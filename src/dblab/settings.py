@@ -52,11 +52,17 @@ def parse_url(value: str, variable: str) -> URL:
     example = EXAMPLES.get(variable, EXAMPLES["DBLAB_POSTGRES_URL"])
     try:
         url = make_url(value.strip())
-        url.get_dialect()
+        url.get_dialect().import_dbapi()
     except NoSuchModuleError:
         raise SettingsError(
             f"{variable} のデータベース種別 '{url.drivername}' は使えません "
             f"(unknown dialect or driver)。例: {example}"
+        ) from None
+    except ImportError as error:
+        raise SettingsError(
+            f"{variable} のドライバ {error.name} がインストールされていません "
+            f"(driver not installed)。URL に +psycopg や +pymysql を付けて"
+            f"ください。例: {example}"
         ) from None
     except (ArgumentError, ValueError):
         raise SettingsError(
