@@ -89,3 +89,12 @@ def test_reachable_server_reports_its_version(server: URL) -> None:
         server = URL.create("sqlite")
     version = settings.check_reachable(server)
     assert version[0].isdigit() or "PostgreSQL" in version
+
+
+def test_url_without_an_installed_driver_names_the_fix(monkeypatch) -> None:
+    monkeypatch.setenv("DBLAB_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+    with pytest.raises(SettingsError) as caught:
+        settings.mysql_url()
+    message = str(caught.value)
+    assert "+pymysql" in message and "MySQLdb" in message
+    assert len(message.splitlines()) == 1

@@ -52,17 +52,11 @@ def parse_url(value: str, variable: str) -> URL:
     example = EXAMPLES.get(variable, EXAMPLES["DBLAB_POSTGRES_URL"])
     try:
         url = make_url(value.strip())
-        url.get_dialect().import_dbapi()
+        dialect = url.get_dialect()
     except NoSuchModuleError:
         raise SettingsError(
             f"{variable} のデータベース種別 '{url.drivername}' は使えません "
             f"(unknown dialect or driver)。例: {example}"
-        ) from None
-    except ImportError as error:
-        raise SettingsError(
-            f"{variable} のドライバ {error.name} がインストールされていません "
-            f"(driver not installed)。URL に +psycopg や +pymysql を付けて"
-            f"ください。例: {example}"
         ) from None
     except (ArgumentError, ValueError):
         raise SettingsError(
@@ -75,6 +69,14 @@ def parse_url(value: str, variable: str) -> URL:
             f"してください (unsupported backend '{url.get_backend_name()}')"
             f"。例: {example}"
         )
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise SettingsError(
+            f"{variable} のドライバ {error.name} がインストールされていません "
+            f"(driver not installed)。URL に +psycopg や +pymysql を付けて"
+            f"ください。例: {example}"
+        ) from None
     if url.get_backend_name() != "sqlite" and not url.database:
         raise SettingsError(
             f"{variable} に保守用データベース名がありません (no database in "
