@@ -341,14 +341,16 @@ def backup(
         elif backend == "postgresql":
             program = programs["pg_dump"]
             args, env = client_options(url)
-            _run([program, *args, "-Fc", "-f", str(partial), "-d", name], env)
+            run_tool(
+                [program, *args, "-Fc", "-f", str(partial), "-d", name], env
+            )
             tool = _version(program)
         else:
             program = programs["mariadb-dump"]
             args, env = client_options(url)
             options = ["--single-transaction", "--routines", "--triggers"]
             options += ["--hex-blob", "--no-tablespaces"]
-            _run([program, *args, *options, "-r", str(partial), name], env)
+            run_tool([program, *args, *options, "-r", str(partial), name], env)
             tool = _version(program)
             charset = _mysql_charset(engine, name)
         partial.replace(path)
@@ -396,7 +398,7 @@ def restore(
             options = ["--no-owner", "--no-privileges", "--exit-on-error"]
             options += ["--single-transaction", "-d", box.name]
             program = programs["pg_restore"]
-            _run([program, *args, *options, str(item.path)], env)
+            run_tool([program, *args, *options, str(item.path)], env)
         else:
             _set_mysql_charset(box.engine, box.name, item.charset)
             _load_mysql(programs["mariadb"], box.url, box.name, item.path)
@@ -451,15 +453,15 @@ def restore_in_place(
         ):
             source.backup(target)
     else:
-        _drop_database(server, name)
+        sandboxes.drop_database(server, name)
         if backend == "postgresql":
             args, env = client_options(server)
             options = ["--create", "--exit-on-error", "-d", server.database]
-            _run(
+            run_tool(
                 [programs["pg_restore"], *args, *options, str(item.path)], env
             )
         else:
-            admin = _admin(server)
+            admin = sandboxes.admin_engine(server)
             try:
                 with admin.connect() as connection:
                     quoted = admin.dialect.identifier_preparer.quote(name)
@@ -583,7 +585,8 @@ def client_options(url: URL) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _run(argv: list[str], env: dict[str, str], stdin=None) -> None:
+def run_tool(argv: list[str], env: dict[str, str], stdin=None) -> None:
+    """Run a dump/restore tool; a failure is one line naming the tool."""
     program = Path(argv[0]).name
     try:
         done = subprocess.run(  # noqa: S603 (argv list, no shell)
@@ -611,7 +614,7 @@ def _version(program: str) -> str:
 def _load_mysql(program: str, url: URL, name: str, path: Path) -> None:
     args, env = client_options(url)
     with path.open("rb") as dump:
-        _run([program, *args, "--batch", name], env, stdin=dump)
+        run_tool([program, *args, "--batch", name], env, stdin=dump)
 
 
 def _mysql_charset(engine: Engine, name: str) -> tuple[str, str]:
@@ -638,30 +641,6 @@ def _set_mysql_charset(
                 f"CHARACTER SET {cs} COLLATE {collation}"
             )
         )
-
-
-def _admin(server: URL) -> Engine:
-    return sa.create_engine(
-        server,
-        isolation_level="AUTOCOMMIT",
-        poolclass=sa.NullPool,
-        connect_args=settings.connect_args(server),
-    )
-
-
-def _drop_database(server: URL, name: str) -> None:
-    admin = _admin(server)
-    quoted = admin.dialect.identifier_preparer.quote(name)
-    force = (
-        " WITH (FORCE)" if server.get_backend_name() == "postgresql" else ""
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(
-                sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}")
-            )
-    finally:
-        admin.dispose()
 
 
 def _engine(db: Database) -> Engine:

@@ -83,7 +83,7 @@ class Sandbox:
         self.closed = True
         self.engine.dispose()
         if self.server is not None:
-            _drop_database(self.server, self.name)
+            drop_database(self.server, self.name)
         shutil.rmtree(self.folder, ignore_errors=True)
         atexit.unregister(self.close)
 
@@ -133,7 +133,7 @@ def create(
             transactional_sqlite=transactional_sqlite,
         )
     try:
-        _create_database(server, name)
+        create_database(server, name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -149,7 +149,8 @@ def sandbox_name(purpose: str) -> str:
     return f"dblab_{slug or 'sandbox'}_{secrets.token_hex(4)}"
 
 
-def _admin_engine(server: URL) -> Engine:
+def admin_engine(server: URL) -> Engine:
+    """An AUTOCOMMIT engine on the maintenance database (CREATE/DROP)."""
     return create_engine(
         server,
         isolation_level="AUTOCOMMIT",
@@ -158,9 +159,10 @@ def _admin_engine(server: URL) -> Engine:
     )
 
 
-def _create_database(server: URL, name: str) -> None:
+def create_database(server: URL, name: str) -> None:
+    """Create database ``name`` on ``server`` (after checking it answers)."""
     settings.check_reachable(server)
-    engine = _admin_engine(server)
+    engine = admin_engine(server)
     try:
         with engine.connect() as connection:
             if server.get_backend_name() == "mysql":
@@ -173,8 +175,9 @@ def _create_database(server: URL, name: str) -> None:
         engine.dispose()
 
 
-def _drop_database(server: URL, name: str) -> None:
-    engine = _admin_engine(server)
+def drop_database(server: URL, name: str) -> None:
+    """Drop database ``name`` on ``server``, even with connections left."""
+    engine = admin_engine(server)
     try:
         with engine.connect() as connection:
             if server.get_backend_name() == "mysql":
