@@ -5,7 +5,14 @@ Where the database comes from, in order:
 1. ``config.attributes["connection"]`` -- an Engine (pytest-alembic) or a
    Connection (Alembic's cookbook, ``dblab.migrate``);
 2. ``config.attributes["url"]`` (offline SQL for a given backend);
-3. the app's own settings: ``DATABASE_URL`` or ``DB_*`` (``app.database``).
+3. a named target: ``alembic -x target=production ...`` or
+   ``DBLAB_TARGET=production`` (``dev`` / ``staging`` / ``production``,
+   resolved by ``dblab.targets.url``: ``<work>/targets/dblab_target/
+   <name>.sqlite``, or the database ``dblab_target_<name>`` beside the
+   maintenance database of ``DBLAB_DATABASE_URL``). Only this branch
+   imports ``dblab``, lazily: the app and a plain ``alembic upgrade`` do
+   not need the kit;
+4. the app's own settings: ``DATABASE_URL`` or ``DB_*`` (``app.database``).
 
 ``target_metadata`` is the app's, unless a notebook hands in its own
 through ``config.attributes["target_metadata"]``.
@@ -17,6 +24,7 @@ engine uses SQLAlchemy's transactional recipe, so a revision that fails
 half-way leaves none of its DDL behind.
 """
 
+import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -51,9 +59,26 @@ def options(dialect_name: str) -> dict[str, object]:
     }
 
 
+def target_url():
+    """The URL of ``-x target=NAME`` or ``DBLAB_TARGET``; None without one."""
+    name = context.get_x_argument(as_dictionary=True).get("target")
+    name = name or os.environ.get("DBLAB_TARGET", "").strip()
+    if not name:
+        return None
+    from dblab import targets  # lazily: the app never imports dblab
+    from dblab.errors import DblabError
+
+    try:
+        return targets.url(name)
+    except DblabError as error:
+        raise CommandError(str(error)) from None
+
+
 def run_migrations_offline() -> None:
     """Write the SQL to stdout instead of running it (``--sql``)."""
-    url = config.attributes.get("url") or database.database_url()
+    url = (
+        config.attributes.get("url") or target_url() or database.database_url()
+    )
     context.configure(
         url=url,
         literal_binds=True,
@@ -121,7 +146,7 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
         connectable = database.make_engine(
-            database.database_url(), poolclass=NullPool
+            target_url() or database.database_url(), poolclass=NullPool
         )
     if isinstance(connectable, Engine):
         with connectable.connect() as connection:

@@ -1,0 +1,254 @@
+"""Named deployment targets: ``dev``, ``staging`` and ``production``.
+
+The analogue of dbt's ``--target``: one name, one database.
+
+- On SQLite each target is a file ``<work>/targets/<prefix>/<name>.sqlite``.
+- On PostgreSQL or MariaDB each target is a database ``<prefix>_<name>``
+  beside the maintenance database of ``DBLAB_DATABASE_URL``.
+
+``prefix`` is ``dblab_target`` (override: ``DBLAB_TARGET_PREFIX``), so the
+production database of a server is ``dblab_target_production``. A single
+target can be pointed elsewhere with ``DBLAB_TARGET_<NAME>_URL``.
+
+``migrations/env.py`` resolves ``-x target=NAME`` (or ``DBLAB_TARGET``)
+through :func:`url` -- the one place the naming convention lives.
+Unlike a sandbox, a :class:`Target` is never dropped by ``close()``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import URL
+
+from dblab import migrate, settings
+from dblab.errors import DblabError
+from dblab.sandbox import (
+    Sandbox,
+    admin_engine,
+    create_database,
+    drop_database,
+)
+
+NAMES = ("dev", "staging", "production")
+DEFAULT_PREFIX = "dblab_target"
+
+
+class TargetError(DblabError):
+    """A target name or target URL cannot be used."""
+
+
+class Target(Sandbox):
+    """A long-lived database with a name; ``close()`` only disposes it."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        shown = self.url.render_as_string(hide_password=True)
+        return f"Target({self.name!r}, {self.label}, {shown!r})"
+
+
+def prefix() -> str:
+    """``DBLAB_TARGET_PREFIX`` or ``dblab_target``."""
+    value = os.environ.get("DBLAB_TARGET_PREFIX", "").strip()
+    if value and not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", value):
+        raise TargetError(
+            f"DBLAB_TARGET_PREFIX {value!r} は英小文字・数字・_ にしてくだ"
+            "さい (invalid prefix)"
+        )
+    return value or DEFAULT_PREFIX
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a known target, else one line naming the three."""
+    if name not in NAMES:
+        raise TargetError(
+            f"ターゲット {name!r} はありません (unknown target)。"
+            f"{' / '.join(NAMES)} のどれかを指定してください。"
+        )
+    return name
+
+
+def url(
+    name: str, *, server: URL | None = None, prefix_: str | None = None
+) -> URL:
+    """The database URL of target ``name``."""
+    check_name(name)
+    override = os.environ.get(f"DBLAB_TARGET_{name.upper()}_URL", "").strip()
+    if override:
+        return settings.parse_url(override, f"DBLAB_TARGET_{name.upper()}_URL")
+    server = server or settings.database_url()
+    label = prefix_ or prefix()
+    if server.get_backend_name() == "sqlite":
+        folder = settings.work_dir() / "targets" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        return URL.create("sqlite", database=str(folder / f"{name}.sqlite"))
+    found = server.set(database=f"{label}_{name}")
+    if server.get_backend_name() == "mysql" and "charset" not in found.query:
+        found = found.update_query_dict({"charset": "utf8mb4"})
+    return found
+
+
+@dataclass
+class Targets:
+    """The three targets on one server, with one versions folder.
+
+    ``urls`` overrides single targets (tests, a real staging server);
+    ``migrations`` is the ``migrations/`` folder every step uses.
+    """
+
+    server: URL = field(default_factory=settings.database_url)
+    prefix: str = field(default_factory=prefix)
+    migrations: Path = settings.MIGRATIONS
+    urls: dict[str, URL] = field(default_factory=dict)
+    _open: dict[str, Target] = field(default_factory=dict, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return self.server.get_backend_name()
+
+    @property
+    def folder(self) -> Path:
+        """``<work>/targets/<prefix>``: SQLite files, rehearsal records."""
+        path = settings.work_dir() / "targets" / self.prefix
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def url(self, name: str) -> URL:
+        check_name(name)
+        if name in self.urls:
+            return self.urls[name]
+        return url(name, server=self.server, prefix_=self.prefix)
+
+    def __getitem__(self, name: str) -> Target:
+        """The open target ``name`` (the database must exist)."""
+        check_name(name)
+        if name not in self._open:
+            found = self.url(name)
+            server = None
+            if found.get_backend_name() != "sqlite":
+                server = self.server
+                if server.get_backend_name() == "sqlite":
+                    server = found.set(
+                        database="postgres"
+                        if found.get_backend_name() == "postgresql"
+                        else None
+                    )
+            self._open[name] = Target(name, found, self.folder, server)
+        return self._open[name]
+
+    def options(self, **extra: object) -> dict[str, object]:
+        """Keyword options for ``dblab.migrate`` (the versions folder)."""
+        return {"script_location": self.migrations, **extra}
+
+    def exists(self, name: str) -> bool:
+        found = self.url(name)
+        if found.get_backend_name() == "sqlite":
+            return Path(found.database or "").is_file()
+        from sqlalchemy import text
+
+        if found.get_backend_name() == "postgresql":
+            query = "SELECT 1 FROM pg_database WHERE datname = :name"
+        else:
+            query = (
+                "SELECT 1 FROM information_schema.schemata "
+                "WHERE schema_name = :name"
+            )
+        admin = admin_engine(self[name].server or self.server)
+        try:
+            with admin.connect() as connection:
+                row = connection.execute(
+                    text(query), {"name": found.database}
+                ).first()
+        finally:
+            admin.dispose()
+        return row is not None
+
+    def create(self, name: str) -> Target:
+        """Make ``name`` an empty database (emptied if it exists).
+
+        Dropping the tables of an existing database is much faster on a
+        server than DROP DATABASE + CREATE DATABASE.
+        """
+        target = self[name]
+        target.engine.dispose()
+        if target.backend == "sqlite":
+            Path(target.url.database or "").unlink(missing_ok=True)
+        elif self.exists(name):
+            drop_tables(target.engine)
+        else:
+            create_database(target.server, target.url.database)
+        return target
+
+    def close(self) -> None:
+        """Dispose every engine (the databases stay)."""
+        for target in self._open.values():
+            target.close()
+
+    def drop(self) -> None:
+        """Remove the three databases and the folder (tests, notebooks)."""
+        for name in NAMES:
+            if name in self.urls:
+                continue
+            target = self[name]
+            target.engine.dispose()
+            if target.backend != "sqlite":
+                drop_database(target.server, target.url.database)
+        self._open.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def drop_tables(engine: Engine) -> None:
+    """Drop every table of a database (its views and types stay)."""
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as connection:
+        names = inspect(connection).get_table_names()
+        if not names:
+            return
+        listed = ", ".join(preparer.quote(name) for name in names)
+        if engine.dialect.name == "mysql":
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+            connection.exec_driver_sql(f"DROP TABLE {listed}")
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        else:
+            connection.exec_driver_sql(f"DROP TABLE {listed} CASCADE")
+    engine.dispose()
+
+
+def prepare(
+    targets: Targets,
+    *,
+    revision: str = "heads",
+    users: int | None = None,
+    seed: int = 0,
+) -> dict[str, int]:
+    """Create the three targets at ``revision``; seed production.
+
+    dev stays empty (a developer's laptop), staging is empty until a
+    rehearsal copies production into it, production gets realistic rows
+    (``users`` defaults to 20 000, 300 under ``DBLAB_SCALE=test``) plus a
+    tenth as many employees and two addresses per person.
+    """
+    from dblab import seed as seeder
+
+    for name in NAMES:
+        target = targets.create(name)
+        migrate.upgrade(target, revision, **targets.options())
+    count = users if users is not None else settings.scaled(20_000, 300)
+    with warnings.catch_warnings():
+        # tqdm.auto warns in a kernel without ipywidgets, even with no bar.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        return seeder.app_data(
+            targets["production"].engine,
+            users=count,
+            employees=max(1, count // 10),
+            addresses_per_user=2,
+            seed=seed,
+        )
