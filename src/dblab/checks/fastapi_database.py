@@ -13,24 +13,18 @@
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, make_url
 from sqlalchemy.orm import Session
-from starlette.exceptions import StarletteDeprecationWarning
 
 from app.models import Address, User
 from dblab import migrate, sandbox
 from dblab.checks import Result, checker, failed, not_done, passed
-
-with warnings.catch_warnings():
-    # Starlette 1.x warns about httpx on import; not the learner's concern.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 NOTEBOOK = "04_fastapi_database"
 SECTION_URL = f"{NOTEBOOK}「接続情報: 環境変数と URL.create」"
