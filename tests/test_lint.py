@@ -143,6 +143,27 @@ def test_backfill_in_the_earlier_revision_counts(tmp_path) -> None:
     assert "MF104" not in codes(tmp_path)
 
 
+def test_backfill_two_revisions_earlier_counts(tmp_path) -> None:
+    write(
+        tmp_path,
+        "aaa000000001",
+        "op.execute(\"UPDATE users SET email = 'x' || id WHERE email IS NULL\")",
+    )
+    write(
+        tmp_path,
+        "bbb000000002",
+        "op.add_column('users', sa.Column('x', sa.Integer()))",
+        down="aaa000000001",
+    )
+    write(
+        tmp_path,
+        "ccc000000003",
+        "op.alter_column('users', 'email', existing_type=sa.String(120), nullable=False)",
+        down="bbb000000002",
+    )
+    assert "MF104" not in codes(tmp_path)
+
+
 def test_waiver_needs_a_reason(tmp_path) -> None:
     path = write(
         tmp_path,

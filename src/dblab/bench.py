@@ -37,7 +37,6 @@ import sqlite3
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +48,7 @@ from sqlalchemy.orm import Session
 from app.models import Base, User
 from dblab import migrate, sandbox, seed, settings
 from dblab.errors import SettingsError
+from dblab.steps import display_width
 
 SECTIONS = ("inserts", "backfill", "migration")
 FULL_SIZES = (10_000, 100_000, 1_000_000)
@@ -790,14 +790,8 @@ def _cell(result: Result, column: str) -> str:
     return str(value)
 
 
-def _width(text: str) -> int:
-    return sum(
-        2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
-    )
-
-
 def _pad(text: str, width: int, right: bool) -> str:
-    space = " " * (width - _width(text))
+    space = " " * (width - display_width(text))
     return space + text if right else text + space
 
 
@@ -812,7 +806,8 @@ def render(results: list[Result]) -> str:
         cells = [[HEADERS[c] for c in columns]]
         cells += [[_cell(r, c) for c in columns] for r in rows]
         widths = [
-            max(_width(row[i]) for row in cells) for i in range(len(columns))
+            max(display_width(row[i]) for row in cells)
+            for i in range(len(columns))
         ]
         numeric = [c not in ("backend", "label", "versions") for c in columns]
         lines = [f"## {TITLES[section]}"]

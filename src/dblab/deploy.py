@@ -36,9 +36,7 @@ import hashlib
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +49,7 @@ from dblab import lint, migrate, safety, schema, settings, targets
 from dblab import sandbox as sandboxes
 from dblab.errors import DblabError
 from dblab.safety import Backup, Fingerprint
+from dblab.steps import Step, StepLog, one_line
 
 STEPS = {
     "preflight": "事前確認 (preflight)",
@@ -61,7 +60,6 @@ STEPS = {
     "verify": "検証 (verify)",
     "rollback": "ロールバック (rollback)",
 }
-MARKS = {"ok": "✓", "failed": "✗", "skipped": "–", "warning": "!"}
 Query = str | sa.Executable
 Check = Callable[[Engine], object]
 
@@ -100,18 +98,6 @@ class DeployError(DblabError):
 
 
 # -- results -------------------------------------------------------------
-
-
-@dataclass
-class Step:
-    key: str
-    status: str = "ok"
-    detail: str = ""
-    seconds: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return STEPS[self.key]
 
 
 @dataclass
@@ -216,8 +202,10 @@ class Rehearsal:
 
 
 @dataclass(repr=False)
-class Report:
+class Report(StepLog):
     """What ``dblab deploy`` did, step by step (print it)."""
+
+    NAMES = STEPS
 
     target: str
     backend: str
@@ -256,23 +244,6 @@ class Report:
             f"中止、{self.target} は変更していません (stopped): {self.error}"
         )
 
-    @contextmanager
-    def step(self, key: str) -> Iterator[Step]:
-        current = Step(key)
-        self.steps.append(current)
-        started = time.perf_counter()
-        try:
-            yield current
-        except BaseException as error:
-            current.status = "failed"
-            current.detail = current.detail or _one_line(error)
-            raise
-        finally:
-            current.seconds = time.perf_counter() - started
-
-    def skip(self, key: str, reason: str) -> None:
-        self.steps.append(Step(key, "skipped", reason))
-
     def status(self, key: str) -> str | None:
         """The status of the last step ``key`` (None if not reached)."""
         found = [s.status for s in self.steps if s.key == key]
@@ -283,7 +254,7 @@ class Report:
 
         return pd.DataFrame(
             [
-                (s.name, MARKS[s.status], round(s.seconds, 3), s.detail)
+                (s.name, s.mark, round(s.seconds, 3), s.detail)
                 for s in self.steps
             ],
             columns=["step", "status", "seconds", "detail"],
@@ -299,12 +270,7 @@ class Report:
         label = settings.BACKENDS.get(self.backend, self.backend)
         mode = " --dry-run" if self.dry_run else ""
         lines = [f"dblab deploy --target {self.target}{mode} ({label})"]
-        width = max(_width(name) for name in STEPS.values())
-        for number, s in enumerate(self.steps, 1):
-            pad = " " * (width - _width(s.name))
-            lines.append(
-                f"  {number} {MARKS[s.status]} {s.name}{pad}  {s.detail}"
-            )
+        lines += self.step_lines()
         if self.plan is not None and self.plan.revisions:
             lines.append(str(self.plan))
         if self.rehearsal is not None:
@@ -549,7 +515,7 @@ class Runbook:
             migrate.upgrade(copy, self.to, **self.targets.options())
         except DblabError as error:
             result.ok = False
-            result.problems.append(_one_line(error))
+            result.problems.append(one_line(error))
             return result
         now = tuple(sorted(migrate.current(copy)))
         if now != plan.heads:
@@ -700,7 +666,7 @@ class Runbook:
             with self.report.step("verify") as step:
                 step.detail = self.verify(record)
         except DblabError as error:
-            self.report.error = _one_line(error)
+            self.report.error = one_line(error)
             self._restore(item)
         return self.report
 
@@ -908,7 +874,7 @@ def app_queries(engine: Engine, queries: Mapping[str, Query]) -> str | None:
     except sa.exc.SQLAlchemyError as error:
         return (
             "アプリのクエリが失敗しました (app query failed): "
-            f"{_one_line(error)}"
+            f"{one_line(error)}"
         )
     return None
 
@@ -928,7 +894,7 @@ def _run_check(check: Check, engine: Engine) -> str | None:
     try:
         verdict = check(engine)
     except Exception as error:
-        return _one_line(error)
+        return one_line(error)
     if verdict is False:
         return "False"
     if isinstance(verdict, str) and verdict:
@@ -957,20 +923,6 @@ def _shown(url: URL) -> str:
 def _first(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:3])[:200]
-
-
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, sa.exc.StatementError) and error.orig is not None:
-        error = error.orig
-    text = str(error).strip().splitlines()
-    first = text[0] if text else type(error).__name__
-    if isinstance(error, DblabError):
-        return first
-    return f"{type(error).__name__}: {first}"
-
-
-def _width(text: str) -> int:
-    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)
 
 
 # -- the console command -----------------------------------------------------

@@ -336,9 +336,13 @@ def _is_data_change(op: Op) -> tuple[bool, bool]:
 
 
 def check_revision(
-    revision: Revision, earlier: Revision | None
+    revision: Revision, earlier: list[Revision] | None = None
 ) -> list[Finding]:
-    """The findings of one revision file (``earlier``: its down_revision)."""
+    """The findings of one revision file.
+
+    ``earlier``: the revisions below it in the chain, so a backfill two
+    steps before a NOT NULL change still counts.
+    """
     found: list[Finding] = []
     path = revision.path
     upgrade = _function(revision.tree, "upgrade")
@@ -352,12 +356,12 @@ def check_revision(
     ops = list(operations(upgrade))
     tables = revision.tables
     backfilled: set[str | None] = set()
-    if earlier is not None:
-        previous = _function(earlier.tree, "upgrade")
+    for before in earlier or []:
+        previous = _function(before.tree, "upgrade")
         if previous is not None:
             for op in operations(previous):
                 if _is_data_change(op)[0]:
-                    backfilled.add(_data_table(op, earlier.tables))
+                    backfilled.add(_data_table(op, before.tables))
     dropped: dict[str | None, int] = {}
     added: dict[str | None, int] = {}
     has_ddl = has_data = False
@@ -455,6 +459,20 @@ def _apply_waivers(revision: Revision, found: list[Finding]) -> list[Finding]:
     return kept
 
 
+def _ancestors(
+    revision: Revision, by_id: dict[str | None, Revision]
+) -> list[Revision]:
+    """Every revision below ``revision`` in its folder, nearest first."""
+    seen: list[Revision] = []
+    queue = list(revision.down_revision)
+    while queue:
+        found = by_id.get(queue.pop(0))
+        if found is not None and found not in seen:
+            seen.append(found)
+            queue.extend(found.down_revision)
+    return seen
+
+
 def revision_files(path: Path) -> list[Path]:
     """The revision files of a versions folder (or the file itself)."""
     if path.is_file():
@@ -489,12 +507,7 @@ def lint(path: Path) -> list[Finding]:
                         "の revision がこのフォルダにありません (broken "
                         "chain)。ID の書き間違いか、ファイルの入れ忘れです"
                     )
-        earlier = (
-            by_id.get(revision.down_revision[0])
-            if len(revision.down_revision) == 1
-            else None
-        )
-        found += check_revision(revision, earlier)
+        found += check_revision(revision, _ancestors(revision, by_id))
     if folder:
         parents = {d for r in revisions for d in r.down_revision}
         heads = [r for r in revisions if r.revision not in parents]

@@ -46,6 +46,7 @@ from dblab import migrate, settings
 from dblab import sandbox as sandboxes
 from dblab.errors import DblabError
 from dblab.sandbox import Sandbox
+from dblab.steps import Step, StepLog, one_line
 
 FORMAT = "dblab-backup/1"
 SUFFIX = {"sqlite": "sqlite", "postgresql": "dump", "mysql": "sql"}
@@ -710,26 +711,13 @@ STEPS = {
     "check": "検査 (check)",
     "restore": "復元 (restore)",
 }
-MARKS = {"ok": "✓", "failed": "✗", "skipped": "–"}
-
-
-@dataclass
-class Step:
-    """One step of a guarded upgrade."""
-
-    key: str
-    status: str = "ok"
-    detail: str = ""
-    seconds: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return STEPS[self.key]
 
 
 @dataclass(repr=False)
-class GuardReport:
+class GuardReport(StepLog):
     """What the guarded upgrade did, step by step (print it)."""
+
+    NAMES = STEPS
 
     database: str
     backend: str
@@ -758,31 +746,13 @@ class GuardReport:
             return f"失敗、復元済み (failed; restored to {now}): {self.error}"
         return f"中止 (stopped): {self.error}"
 
-    @contextmanager
-    def step(self, key: str) -> Iterator[Step]:
-        """Time one step; an exception marks it failed and propagates."""
-        current = Step(key)
-        self.steps.append(current)
-        started = time.perf_counter()
-        try:
-            yield current
-        except BaseException as error:
-            current.status = "failed"
-            current.detail = current.detail or _one_line(error)
-            raise
-        finally:
-            current.seconds = time.perf_counter() - started
-
-    def skip(self, key: str, reason: str) -> None:
-        self.steps.append(Step(key, "skipped", reason))
-
     def frame(self):
         """The steps as a pandas DataFrame."""
         import pandas as pd
 
         return pd.DataFrame(
             [
-                (s.name, MARKS[s.status], round(s.seconds, 3), s.detail)
+                (s.name, s.mark, round(s.seconds, 3), s.detail)
                 for s in self.steps
             ],
             columns=["step", "status", "seconds", "detail"],
@@ -808,16 +778,7 @@ class GuardReport:
             f"安全な適用 (guarded upgrade): {self.database} ({label})"
             f" → {self.target}"
         ]
-        width = max(_width(name) for name in STEPS.values())
-        for number, s in enumerate(self.steps, 1):
-            pad = " " * (width - _width(s.name))
-            seconds = (
-                f"{s.seconds:6.2f} s" if s.status != "skipped" else " " * 8
-            )
-            mark = MARKS[s.status]
-            lines.append(
-                f"  {number} {mark} {s.name}{pad}  {seconds}  {s.detail}"
-            )
+        lines += self.step_lines(seconds=True)
         lines.append(f"結果: {self.outcome}")
         return "\n".join(lines)
 
@@ -937,7 +898,7 @@ def guarded_upgrade(
     except Exception as error:
         raise GuardError(
             f"適用に失敗し ({failed.error})、復元もできませんでした "
-            f"(restore failed: {_one_line(error)})。バックアップ "
+            f"(restore failed: {one_line(error)})。バックアップ "
             f"{given.path} から手で戻してください。",
             report,
         ) from None
@@ -958,7 +919,7 @@ def _failure_kept(failure: _Failure) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        failure.error = _one_line(error)
+        failure.error = one_line(error)
     except KeyboardInterrupt as error:  # restore first, then stop
         failure.error = "中断されました (interrupted)"
         failure.interrupt = error
@@ -996,7 +957,7 @@ class _Migrator:
         except Exception as error:
             raise BackupError(
                 f"対象 {target!r} を解決できません (cannot resolve target): "
-                f"{_one_line(error)}"
+                f"{one_line(error)}"
             ) from None
         return tuple(sorted(s.revision for s in found if s is not None))
 
@@ -1045,18 +1006,3 @@ def _server_of(db: Database) -> URL | Database:
     if isinstance(db, Sandbox) and db.server is not None:
         return db.server
     return db
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    first = text[0] if text else ""
-    if isinstance(error, DblabError):
-        return first
-    return (
-        f"{type(error).__name__}: {first}" if first else type(error).__name__
-    )
-
-
-def _width(text: str) -> int:
-    """Display width: a Japanese character takes two columns."""
-    return sum(2 if ord(char) > 0x2E80 else 1 for char in text)

@@ -14,7 +14,11 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import ParamSpec
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec
+
+if TYPE_CHECKING:
+    from dblab.sandbox import Sandbox
 
 P = ParamSpec("P")
 
@@ -141,3 +145,16 @@ def expect_error(
             f"{names} が起きるはずでしたが、何も起きませんでした "
             "(expected an error, none was raised)"
         )
+
+
+def write_revision(box: Sandbox, name: str, text: str | None) -> Path | None:
+    """Write ``text`` as ``<name>.py`` into the sandbox's ``versions/``.
+
+    A stub's ``...`` (or None) writes nothing, so the cell runs unchanged.
+    """
+    if text is ... or text is None:
+        return None
+    filename = name if name.endswith(".py") else f"{name}.py"
+    path = box.migrations / "versions" / filename
+    path.write_text(str(text), encoding="utf-8")
+    return path

@@ -21,7 +21,14 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from dblab import migrate, sandbox, settings
-from dblab.checks import Result, checker, failed, not_done, passed
+from dblab.checks import (
+    Result,
+    checker,
+    failed,
+    not_done,
+    passed,
+)
+from dblab.checks import write_revision as write_revision  # notebook 06
 from dblab.errors import MigrationError
 
 SECTION = "06_split_migrations「サンプル 3: NOT NULL への変更」"
@@ -93,21 +100,6 @@ def prepare(server: URL | None = None) -> sandbox.Sandbox:
     migrate.upgrade(box, "head")
     seed_users(box.engine, settings.scaled(1000, 200))
     return box
-
-
-def write_revision(
-    box: sandbox.Sandbox, name: str, text: str | None
-) -> Path | None:
-    """Write ``text`` as ``<name>.py`` into the sandbox's ``versions/``.
-
-    A stub's ``...`` (or None) writes nothing, so the cell runs unchanged.
-    """
-    if text is ... or text is None:
-        return None
-    filename = name if name.endswith(".py") else f"{name}.py"
-    path = box.migrations / "versions" / filename
-    path.write_text(str(text), encoding="utf-8")
-    return path
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from dblab import lint, migrate, sandbox, settings
-from dblab.checks import Result, checker, failed, not_done, passed
+from dblab.checks import (
+    Result,
+    checker,
+    failed,
+    not_done,
+    passed,
+    write_revision,
+)
 from dblab.errors import MigrationError
 
 HEAD = "36bd30ad7a7f"
@@ -78,21 +85,6 @@ def revision_source(
         f"def upgrade():\n    {upgrade}\n\n\n"
         f"def downgrade():\n    {downgrade}\n"
     )
-
-
-def write_revision(
-    box: sandbox.Sandbox, name: str, text: str | None
-) -> Path | None:
-    """Write ``text`` as ``<name>.py`` into the sandbox's ``versions/``.
-
-    A stub's ``...`` (or None) writes nothing, so the cell runs unchanged.
-    """
-    if text is ... or text is None:
-        return None
-    filename = name if name.endswith(".py") else f"{name}.py"
-    path = box.migrations / "versions" / filename
-    path.write_text(str(text), encoding="utf-8")
-    return path
 
 
 def _server(box: sandbox.Sandbox) -> URL:

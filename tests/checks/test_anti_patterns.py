@@ -1,0 +1,207 @@
+"""Checkers of notebook 08: the three exercises, right and wrong.
+
+Wrong answers are the mistakes a learner makes: the one-shot UPDATE, a
+batch that is too big, batches without a pause, a backfill that also
+overwrites good rows; the tangled revision kept, or "fixed" by dropping
+the unique index or by rewriting the data; a backup taken after the
+accident, no verification, a restore never done.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from dblab import batching, migrate, safety
+from dblab.checks import anti_patterns
+from dblab.errors import MigrationError
+
+USERS = sa.table(
+    "users", sa.column("id", sa.Integer()), sa.column("email", sa.String(120))
+)
+PLACEHOLDER = {
+    "email": "unknown-"
+    + sa.cast(USERS.c.id, sa.String(20))
+    + "@example.invalid"
+}
+MISSING = USERS.c.email.is_(None)
+
+
+def batched(batch_size: int, pause: float):
+    def fill(engine):
+        batching.backfill(
+            engine,
+            USERS,
+            PLACEHOLDER,
+            where=MISSING,
+            batch_size=batch_size,
+            pause=pause,
+            progress=False,
+        )
+
+    return fill
+
+
+def one_shot(engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.update(USERS).where(MISSING).values(PLACEHOLDER))
+
+
+def overwrite_all(engine) -> None:
+    batching.backfill(
+        engine, USERS, PLACEHOLDER, batch_size=300, pause=0.01, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def backfill_box():
+    box = anti_patterns.prepare_backfill()
+    yield box
+    box.close()
+
+
+def test_batched_backfill_accepts_small_batches_with_a_pause(
+    backfill_box,
+) -> None:
+    result = anti_patterns.batched_backfill(batched(300, 0.01), backfill_box)
+    assert result.ok, result
+
+
+@pytest.mark.parametrize(
+    ("fill", "says"),
+    [
+        (one_shot, "1 つのトランザクションで"),
+        (batched(5_000, 0.01), "1 つのトランザクションで"),
+        (batched(100, 0.0), "pause"),
+        (overwrite_all, "もともと email のあった"),
+        (lambda engine: None, "NULL の email が"),
+        ("fill", "関数を渡して"),
+    ],
+    ids=["one-shot", "big-batches", "no-pause", "overwrites", "noop", "str"],
+)
+def test_batched_backfill_rejects(backfill_box, fill, says) -> None:
+    result = anti_patterns.batched_backfill(fill, backfill_box)
+    assert not result.ok
+    assert says in result.message, result
+    assert result.section == anti_patterns.SECTION_BATCH
+
+
+def test_batched_backfill_stub(backfill_box) -> None:
+    result = anti_patterns.batched_backfill(..., backfill_box)
+    assert not result.ok and "まだ解答がありません" in result.message
+
+
+SPLIT_NICKNAME = anti_patterns.TANGLED_REVISION.replace(
+    '    op.create_index("ux_users_name", "users", ["name"], unique=True)\n',
+    "",
+).replace('    op.drop_index("ux_users_name", table_name="users")\n', "")
+SPLIT_UNIQUE = (
+    anti_patterns.TANGLED_REVISION.replace(
+        '    op.add_column("users", sa.Column("nickname", sa.String(50)))\n',
+        "",
+    )
+    .replace('    op.drop_column("users", "nickname")\n', "")
+    .replace('revision = "c0ffee000001"', 'revision = "c0ffee000002"')
+    .replace(
+        'down_revision = "36bd30ad7a7f"', 'down_revision = "c0ffee000001"'
+    )
+)
+DEDUPE_IN_MIGRATION = SPLIT_UNIQUE.replace(
+    "def upgrade():\n",
+    "def upgrade():\n"
+    "    op.execute(\"UPDATE users SET name = name || ' #' || id\")\n",
+)
+BROKEN_DOWN = SPLIT_UNIQUE.replace(
+    '    op.drop_index("ux_users_name", table_name="users")\n',
+    '    raise RuntimeError("no way back")\n',
+)
+
+
+def test_safe_revisions_accepts_one_change_per_revision() -> None:
+    result = anti_patterns.safe_revisions([SPLIT_NICKNAME, SPLIT_UNIQUE])
+    assert result.ok, result
+
+
+@pytest.mark.parametrize(
+    ("texts", "says"),
+    [
+        ([anti_patterns.TANGLED_REVISION], "途中までの変更が残って"),
+        ([SPLIT_NICKNAME], "一意インデックスがありません"),
+        ([SPLIT_NICKNAME, DEDUPE_IN_MIGRATION], "データを書き換えました"),
+        ([SPLIT_NICKNAME, BROKEN_DOWN], "downgrade が失敗"),
+        (
+            [SPLIT_NICKNAME, SPLIT_UNIQUE.replace("c0ffee000001", "nowhere")],
+            "という revision はありません",
+        ),
+        (["def upgrade(:\n"], "読めません"),
+    ],
+    ids=["tangled", "index-dropped", "data-rewritten", "bad-down", "loose",
+         "syntax"],
+)  # fmt: skip
+def test_safe_revisions_rejects(texts, says) -> None:
+    result = anti_patterns.safe_revisions(texts)
+    assert not result.ok
+    assert says in result.message, result
+    assert result.section == anti_patterns.SECTION_SAFE
+
+
+def test_safe_revisions_stub() -> None:
+    assert "まだ解答がありません" in anti_patterns.safe_revisions(...).message
+    assert (
+        "まだ解答がありません" in anti_patterns.safe_revisions([...]).message
+    )
+
+
+def test_prepare_revision_shows_the_half_applied_revision() -> None:
+    box = anti_patterns.prepare_revision()
+    try:
+        with pytest.raises(MigrationError):
+            migrate.upgrade(box, "head")
+        columns = {
+            c["name"] for c in sa.inspect(box.engine).get_columns("users")
+        }
+        assert "nickname" in columns
+        assert migrate.current(box) == (anti_patterns.HEAD,)
+    finally:
+        box.close()
+
+
+@pytest.fixture
+def backup_box():
+    box = anti_patterns.prepare_backup()
+    yield box
+    box.close()
+
+
+def test_backup_restored_accepts_backup_verify_restore(backup_box) -> None:
+    backup = safety.backup(backup_box, backup_box.folder)
+    check = safety.verify_backup(backup, backup_box)
+    assert anti_patterns.accident(backup_box)
+    safety.restore_in_place(backup, backup_box)
+    result = anti_patterns.backup_restored(backup, check, backup_box)
+    assert result.ok, result
+
+
+def test_backup_restored_rejects_plausible_mistakes(backup_box) -> None:
+    before = safety.backup(backup_box, backup_box.folder)
+    check = safety.verify_backup(before, backup_box)
+    early = anti_patterns.backup_restored(before, check, backup_box)
+    assert not early.ok and "事故のセル" in early.message, early
+    anti_patterns.accident(backup_box)
+    after = safety.backup(backup_box, backup_box.folder)
+    cases = [
+        (after, check, "事故の後に取った"),
+        (before, None, "確かめていません"),
+        (before, "ok", "verify_backup"),
+        (str(before.path), check, "safety.backup"),
+        (before, check, "まだ事故の後のまま"),
+    ]
+    for backup, verification, says in cases:
+        result = anti_patterns.backup_restored(
+            backup, verification, backup_box
+        )
+        assert not result.ok
+        assert says in result.message, result
+        assert result.section == anti_patterns.SECTION_BACKUP
+    stub = anti_patterns.backup_restored(..., ..., backup_box)
+    assert "まだ解答がありません" in stub.message
