@@ -104,23 +104,23 @@ def run_on_server(path: Path, server) -> None:
         )
 
 
-# One class per server: with --dist loadscope each class is one unit of
-# work, so the two xdist workers run the two servers side by side.
-@pytest.mark.server
-@pytest.mark.parametrize("backend", ["postgresql"])
-class TestOnPostgreSQL:
-    @pytest.mark.parametrize(
-        "path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS)
-    )
-    def test_notebook_runs(self, path: Path, server) -> None:
-        run_on_server(path, server)
+def server_runs(path: Path) -> type:
+    """A test class running ``path`` on PostgreSQL and on MariaDB.
+
+    With ``--dist loadscope`` each class is one unit of work, so the xdist
+    workers share out the notebooks instead of queueing them on one.
+    """
+
+    @pytest.mark.server
+    @pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+    class Runs:
+        def test_runs_on_server(self, server) -> None:
+            run_on_server(path, server)
+
+    Runs.__name__ = Runs.__qualname__ = f"TestOnServers{path.stem[:2]}"
+    return Runs
 
 
-@pytest.mark.server
-@pytest.mark.parametrize("backend", ["mysql"])
-class TestOnMariaDB:
-    @pytest.mark.parametrize(
-        "path", SERVER_NOTEBOOKS, ids=ids(SERVER_NOTEBOOKS)
-    )
-    def test_notebook_runs(self, path: Path, server) -> None:
-        run_on_server(path, server)
+for _path in SERVER_NOTEBOOKS:
+    _runs = server_runs(_path)
+    globals()[_runs.__name__] = _runs
