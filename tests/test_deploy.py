@@ -19,24 +19,10 @@ from dblab.checks import deploy_to_production as dp
 USERS = 60
 
 
-_SETS: dict[str, targets.Targets] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _drop_sets() -> Iterator[None]:
-    """One set of databases per server for the module, dropped at the end."""
-    yield
-    for made in _SETS.values():
-        made.drop()
-    _SETS.clear()
-
-
 @pytest.fixture
-def where(server) -> Iterator[targets.Targets]:
+def where(server, reused_targets) -> Iterator[targets.Targets]:
     """dev / staging / production, emptied and refilled for each test."""
-    key = server.render_as_string(hide_password=False)
-    made = dp.make_targets(server, users=USERS, reuse=_SETS.get(key))
-    _SETS[key] = made
+    made = reused_targets(dp.make_targets, server, users=USERS)
     yield made
     made.close()
 

@@ -19,10 +19,6 @@ class MigrationError(DblabError):
     """Alembic refused or failed to migrate a database."""
 
 
-class CheckError(DblabError):
-    """An exercise checker could not run at all (not a wrong answer)."""
-
-
 def show_briefly(shell: object | None = None) -> None:
     """Make IPython print a DblabError as one line instead of a traceback.
 

@@ -463,14 +463,15 @@ def _ancestors(
     revision: Revision, by_id: dict[str | None, Revision]
 ) -> list[Revision]:
     """Every revision below ``revision`` in its folder, nearest first."""
-    seen: list[Revision] = []
+    seen: dict[str, Revision] = {}
     queue = list(revision.down_revision)
     while queue:
-        found = by_id.get(queue.pop(0))
-        if found is not None and found not in seen:
-            seen.append(found)
+        down = queue.pop(0)
+        found = by_id.get(down)
+        if found is not None and down not in seen:
+            seen[down] = found
             queue.extend(found.down_revision)
-    return seen
+    return list(seen.values())
 
 
 def revision_files(path: Path) -> list[Path]:

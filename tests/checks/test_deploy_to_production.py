@@ -5,33 +5,14 @@ Also: the CI example's ``run:`` lines are the commands the notebook runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 
 from app.models import Address, User
-from dblab import deploy, migrate, safety, targets
+from dblab import deploy, migrate, safety
 from dblab.checks import deploy_to_production as dp
 
 NOT_DONE = "まだ解答がありません"
-_SETS: dict[str, targets.Targets] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _drop_sets() -> Iterator[None]:
-    yield
-    for made in _SETS.values():
-        made.drop()
-    _SETS.clear()
-
-
-def reused(prepare, server) -> targets.Targets:
-    """``prepare`` on the module's set of databases for ``server``."""
-    key = server.render_as_string(hide_password=False)
-    made = prepare(server, reuse=_SETS.get(key))
-    _SETS[key] = made
-    return made
 
 
 def test_ci_file_runs_the_commands_the_notebook_runs() -> None:
@@ -48,8 +29,8 @@ def test_ci_file_runs_the_commands_the_notebook_runs() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # logic, not backend
-def test_risky_step(server) -> None:
-    where = reused(dp.prepare_plan, server)
+def test_risky_step(server, reused_targets) -> None:
+    where = reused_targets(dp.prepare_plan, server)
     try:
         assert NOT_DONE in dp.risky_step(..., where).message
         result = dp.risky_step(dp.revision_id("DROP_AGE"), where)
@@ -67,8 +48,8 @@ def restore(target, backup) -> None:
     safety.restore_in_place(backup, target)
 
 
-def test_rollback_plan_solution(server) -> None:
-    where = reused(dp.prepare_rollback, server)
+def test_rollback_plan_solution(server, reused_targets) -> None:
+    where = reused_targets(dp.prepare_rollback, server)
     try:
         result = dp.rollback_plan(restore, where)
         assert result.ok, result
@@ -77,8 +58,8 @@ def test_rollback_plan_solution(server) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # logic, not backend
-def test_rollback_plan_wrong_answers(server) -> None:
-    where = reused(dp.prepare_rollback, server)
+def test_rollback_plan_wrong_answers(server, reused_targets) -> None:
+    where = reused_targets(dp.prepare_rollback, server)
 
     def downgrade_only(target, backup) -> None:  # noqa: ARG001
         migrate.downgrade(target, dp.revision_id("INDEX"), **where.options())
@@ -110,8 +91,8 @@ BY_USER = {
 }
 
 
-def test_caught_slow_query_solution(server) -> None:
-    where = reused(dp.prepare_slow_query, server)
+def test_caught_slow_query_solution(server, reused_targets) -> None:
+    where = reused_targets(dp.prepare_slow_query, server)
     try:
         rehearsal = deploy.Runbook(where, queries=BY_NAME).rehearse()
         result = dp.caught_slow_query(rehearsal, where)
@@ -124,8 +105,8 @@ def test_caught_slow_query_solution(server) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # logic, not backend
-def test_caught_slow_query_wrong_answers(server) -> None:
-    where = reused(dp.prepare_slow_query, server)
+def test_caught_slow_query_wrong_answers(server, reused_targets) -> None:
+    where = reused_targets(dp.prepare_slow_query, server)
     try:
         assert NOT_DONE in dp.caught_slow_query(..., where).message
         missed = deploy.Runbook(where, queries=BY_USER).rehearse()
