@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,13 +241,10 @@ def prepare(
         target = targets.create(name)
         migrate.upgrade(target, revision, **targets.options())
     count = users if users is not None else settings.scaled(20_000, 300)
-    with warnings.catch_warnings():
-        # tqdm.auto warns in a kernel without ipywidgets, even with no bar.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        return seeder.app_data(
-            targets["production"].engine,
-            users=count,
-            employees=max(1, count // 10),
-            addresses_per_user=2,
-            seed=seed,
-        )
+    return seeder.app_data(
+        targets["production"].engine,
+        users=count,
+        employees=max(1, count // 10),
+        addresses_per_user=2,
+        seed=seed,
+    )
