@@ -1,4 +1,4 @@
-"""The core of every exercise checker, and ``expect_error`` for demos.
+"""The core of every exercise checker.
 
 A checker looks at what the learner produced -- a database, a model
 class, a statement count, a revision file -- never at the text of their
@@ -10,15 +10,26 @@ wrong answer; an unfinished stub gets "まだ解答がありません" instead.
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
+from dblab.expecting import ExpectedError, expect_error
+
 if TYPE_CHECKING:
     from dblab.sandbox import Sandbox
+
+__all__ = [
+    "ExpectedError",
+    "Result",
+    "checker",
+    "expect_error",  # moved to dblab.expecting; kept for notebooks
+    "failed",
+    "not_done",
+    "passed",
+    "write_revision",
+]
 
 P = ParamSpec("P")
 
@@ -102,49 +113,6 @@ def checker(
         return run
 
     return decorate
-
-
-class ExpectedError:
-    """What :func:`expect_error` caught (``.error``), for further asserts."""
-
-    error: BaseException | None = None
-
-
-@contextmanager
-def expect_error(
-    expected: type[BaseException] | tuple[type[BaseException], ...],
-    match: str | None = None,
-) -> Iterator[ExpectedError]:
-    """Run a block that must fail with ``expected``; show the message.
-
-    Unlike the ``raises-exception`` cell tag, this fails when nothing is
-    raised, so a demo of a failure cannot silently stop failing.
-    """
-    caught = ExpectedError()
-    try:
-        yield caught
-    except expected as error:
-        caught.error = error
-        text = str(getattr(error, "orig", None) or error).strip()
-        first = text.splitlines()[0] if text else ""
-        if match is not None and not re.search(match, text):
-            raise AssertionError(
-                f"想定したエラーの種類ですが、メッセージが {match!r} に"
-                f"一致しません (message mismatch): {first}"
-            ) from error
-        print(f"想定どおりのエラー (expected error): {type(error).__name__}")
-        if first:
-            print(f"  {first}")
-    else:
-        names = (
-            expected.__name__
-            if isinstance(expected, type)
-            else " / ".join(e.__name__ for e in expected)
-        )
-        raise AssertionError(
-            f"{names} が起きるはずでしたが、何も起きませんでした "
-            "(expected an error, none was raised)"
-        )
 
 
 def write_revision(box: Sandbox, name: str, text: str | None) -> Path | None:

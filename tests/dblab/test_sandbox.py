@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from dblab import sandbox as sandboxes
-from dblab import settings
+from dblab import servers, settings
+from dblab.errors import SettingsError
 
 
 def databases(server: URL) -> set[str]:
@@ -30,7 +33,8 @@ def test_two_sandboxes_are_isolated_and_dropped(server: URL) -> None:
     second = sandboxes.create("isolation", server=server)
     try:
         assert first.name != second.name
-        assert first.name.startswith("dblab_isolation_")
+        start = servers.own_prefix(server)
+        assert first.name.startswith(f"{start}isolation_")
         with first.engine.begin() as connection:
             connection.execute(sa.text("CREATE TABLE only_here (id INTEGER)"))
         assert "only_here" in sa.inspect(first.engine).get_table_names()
@@ -71,7 +75,40 @@ def test_repr_hides_the_password() -> None:
 
 
 def test_names_are_safe_identifiers() -> None:
-    name = sandboxes.sandbox_name("Notebook 06: split/migrations!")
-    assert name.startswith("dblab_notebook_06_split_migrations_")
+    url = URL.create("postgresql", username="Learner-01", database="x")
+    name = sandboxes.sandbox_name("Notebook 06: split/migrations!", url)
+    assert name.startswith("dblab_learner01_notebook_06_split_migrations_")
     assert len(name) <= 63
     assert name.replace("_", "").isalnum()
+
+
+def test_read_only_work_folder_is_one_line_and_nothing_made(
+    tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    folder.chmod(0o500)
+    monkeypatch.setenv("DBLAB_WORK_DIR", str(folder))
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("root ignores folder permissions here")
+        with pytest.raises(SettingsError) as caught:
+            sandboxes.create("readonly")
+        assert "DBLAB_WORK_DIR" in str(caught.value)
+        assert len(str(caught.value).splitlines()) == 1
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+def test_unwritable_sandboxes_folder_is_one_line(
+    tmp_path, monkeypatch
+) -> None:
+    """The same failure as a read-only folder, reproducible as root."""
+    (tmp_path / "sandboxes").write_text("not a folder")
+    monkeypatch.setenv("DBLAB_WORK_DIR", str(tmp_path))
+    with pytest.raises(SettingsError) as caught:
+        sandboxes.create("readonly")
+    assert "DBLAB_WORK_DIR" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+    assert (tmp_path / "sandboxes").read_text() == "not a folder"

@@ -128,11 +128,12 @@ def test_unreachable_server_is_one_line_and_exit_1(
     assert "接続できません" in lines[0]
 
 
-def test_purpose_prefix_matches_the_sandbox_names() -> None:
-    assert reset.prefix() == "dblab_"
-    assert reset.prefix("Split Exercise") == "dblab_split_exercise_"
+def test_purpose_filter_matches_the_sandbox_names() -> None:
     name = sandbox.sandbox_name("Split Exercise")
-    assert name.startswith(reset.prefix("Split Exercise"))
+    assert reset.matches(name)
+    assert reset.matches(name, "Split Exercise")
+    assert not reset.matches(name, "split")
+    assert reset.matches("dblab_split_exercise_0a1b2c3d", "split exercise")
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -166,4 +167,6 @@ def test_long_lived_targets_are_never_candidates() -> None:
     assert SANDBOX_NAME.match("dblab_0a1b2c3d_production")
     assert not SANDBOX_NAME.match("dblab_target_production")
     assert not SANDBOX_NAME.match("dblab_target_staging")
+    assert SANDBOX_NAME.match("dblab_learner01_split_0a1b2c3d")
+    assert not SANDBOX_NAME.match("dblab_learner01_target_production")
     assert not SANDBOX_NAME.match("dblab_notes")
