@@ -70,13 +70,15 @@ def _explained(sandbox: KitDatabase | None, action: str) -> Iterator[None]:
     except MigrationError:
         raise
     except CommandError as error:
-        raise MigrationError(_explain(str(error), action)) from None
+        message = settings.mask(_explain(str(error), action))
+        raise MigrationError(message) from None
     except Exception as error:
         where = ""
         if sandbox is not None:
             now = ", ".join(current(sandbox)) or "base"
             where = f"データベースは revision {now} のままです。"
         first = str(error).strip().splitlines()[0] if str(error) else ""
+        first = settings.mask(first)
         raise MigrationError(
             f"{action} の途中でエラーになりました (migration failed): "
             f"{type(error).__name__}: {first}。{where}"

@@ -80,6 +80,7 @@ class Scope:
 
 def scope(server: URL, purpose: str | None = None) -> Scope:
     """Which sandbox databases on ``server`` this account should remove."""
+    settings.check_reachable(server)
     admin = servers.is_admin(server)
     owned = servers.databases(server, droppable=True)
     visible = servers.databases(server, droppable=False)

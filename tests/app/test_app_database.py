@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app import database, models
@@ -59,3 +60,15 @@ def test_models_have_named_constraints() -> None:
     users = models.Base.metadata.tables["users"]
     assert users.c.type.server_default is not None
     assert models.User.__mapper__.polymorphic_on is users.c.type
+
+
+def test_unescaped_at_sign_is_one_line_without_the_password() -> None:
+    secret = "Hunter2secret"  # noqa: S105 (a test value)
+    with pytest.raises(database.DatabaseUrlError) as caught:
+        database.database_url(
+            {"DATABASE_URL": f"mysql+pymysql://u:{secret}@x@db:3306/shop"}
+        )
+    message = str(caught.value)
+    assert "%40" in message
+    assert secret not in message
+    assert len(message.splitlines()) == 1

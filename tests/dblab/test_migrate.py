@@ -129,3 +129,14 @@ def test_offline_sql_renders_for_the_backend(sandbox: Sandbox) -> None:
         assert "concat(" in sql.lower()
     else:
         assert "||" in sql
+
+
+def test_revision_with_a_syntax_error_is_one_line(sandbox: Sandbox) -> None:
+    path = sandbox.migrations / "versions" / "2024_05_01_0000-0badsyntax_x.py"
+    path.write_text("revision = 'x'\ndef upgrade(:\n", encoding="utf-8")
+    with pytest.raises(MigrationError) as caught:
+        migrate.upgrade(sandbox, "head")
+    message = str(caught.value)
+    assert "SyntaxError" in message
+    assert len(message.splitlines()) == 1
+    assert migrate.current(sandbox) == ()
