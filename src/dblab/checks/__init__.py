@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
+from sqlalchemy.engine import URL
+
 from dblab.expecting import ExpectedError, expect_error
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ __all__ = [
     "failed",
     "not_done",
     "passed",
+    "revision_source",
+    "server_of",
     "write_revision",
 ]
 
@@ -113,6 +117,35 @@ def checker(
         return run
 
     return decorate
+
+
+def server_of(box: Sandbox) -> URL:
+    """The server a checker makes its trial sandbox on: the learner's."""
+    return box.server if box.server is not None else URL.create("sqlite")
+
+
+def revision_source(
+    message: str,
+    revision: str,
+    down: str | tuple[str, ...],
+    upgrade: str,
+    downgrade: str,
+    *,
+    preamble: str = "",
+) -> str:
+    """The text of a small revision file (bodies indented by 4)."""
+    return (
+        f'"""{message}\n\nRevision ID: {revision}\n"""\n\n'
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n"
+        f"{preamble}\n\n"
+        f"def upgrade():\n    {upgrade}\n\n\n"
+        f"def downgrade():\n    {downgrade}\n"
+    )
 
 
 def write_revision(box: Sandbox, name: str, text: str | None) -> Path | None:

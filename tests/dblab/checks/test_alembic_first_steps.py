@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dblab import migrate, sandbox, settings
+from dblab import migrate, sandbox, seed, settings
 from dblab.checks import alembic_first_steps as checks
 
 GOOD_UP = """
@@ -55,7 +55,7 @@ def exercise(module_server):
         "test_alembic_first_steps", server=module_server, migrations=True
     )
     migrate.upgrade(box, "head")
-    checks.seed_users(box.engine, settings.scaled(200, 30))
+    seed.users(box.engine, settings.scaled(200, 30))
     yield box
     box.close()
 
