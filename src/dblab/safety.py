@@ -45,7 +45,7 @@ from sqlalchemy.engine import URL
 from dblab import migrate, settings
 from dblab import sandbox as sandboxes
 from dblab.errors import DblabError
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase as Sandbox  # sandboxes and targets
 from dblab.steps import Step, StepLog, one_line
 
 FORMAT = "dblab-backup/1"
