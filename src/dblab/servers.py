@@ -229,12 +229,11 @@ def drop_tables(engine: Engine) -> None:
         if not names:
             return
         listed = ", ".join(preparer.quote(name) for name in names)
-        if engine.dialect.name == "sqlite":  # one table per statement
-            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
-            for name in names:
-                connection.exec_driver_sql(
-                    f"DROP TABLE {preparer.quote(name)}"
-                )
+        if engine.dialect.name == "sqlite":  # one table at a time
+            tables = MetaData()
+            tables.reflect(connection)
+            for table in reversed(tables.sorted_tables):  # children first
+                table.drop(connection)
         elif engine.dialect.name == "mysql":
             connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
             connection.exec_driver_sql(f"DROP TABLE {listed}")

@@ -105,15 +105,15 @@ def test_admin_accounts_are_recognised(server: URL) -> None:
 def test_drop_tables_empties_a_database(sandbox) -> None:
     with sandbox.engine.begin() as connection:
         connection.execute(
-            sa.text("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            sa.text("CREATE TABLE a_parent (id INTEGER PRIMARY KEY)")
         )
         connection.execute(
             sa.text(
                 "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id "
-                "INTEGER REFERENCES parent (id))"
+                "INTEGER REFERENCES a_parent (id))"
             )
         )
-        connection.execute(sa.text("INSERT INTO parent VALUES (1)"))
+        connection.execute(sa.text("INSERT INTO a_parent VALUES (1)"))
         connection.execute(sa.text("INSERT INTO child VALUES (1, 1)"))
     servers.drop_tables(sandbox.engine)
     assert sa.inspect(sandbox.engine).get_table_names() == []
