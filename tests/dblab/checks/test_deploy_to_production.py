@@ -85,6 +85,12 @@ def newest_backup(where) -> safety.Backup:
     return safety.Backup.open(max(dumps, key=lambda p: p.stat().st_mtime))
 
 
+def rehearsed(where, queries) -> deploy.Rehearsal:
+    """The rehearsal of production's pending revisions with ``queries``."""
+    book = deploy.Runbook(where, app=deploy.App(queries=queries))
+    return book.rehearse(book.plan())
+
+
 BY_NAME = {"users_by_name": sa.select(User.id).where(User.name == "佐藤 蓮")}
 BY_USER = {
     "addresses_of_user": sa.select(Address.id).where(Address.user_id == 7)
@@ -94,7 +100,7 @@ BY_USER = {
 def test_caught_slow_query_solution(server, reused_targets) -> None:
     where = reused_targets(dp.prepare_slow_query, server)
     try:
-        rehearsal = deploy.Runbook(where, queries=BY_NAME).rehearse()
+        rehearsal = rehearsed(where, BY_NAME)
         result = dp.caught_slow_query(rehearsal, where)
         assert result.ok, result
         assert migrate.current(where["production"]) == (
@@ -109,11 +115,11 @@ def test_caught_slow_query_wrong_answers(server, reused_targets) -> None:
     where = reused_targets(dp.prepare_slow_query, server)
     try:
         assert NOT_DONE in dp.caught_slow_query(..., where).message
-        missed = deploy.Runbook(where, queries=BY_USER).rehearse()
+        missed = rehearsed(where, BY_USER)
         wrong = dp.caught_slow_query(missed, where)
         assert not wrong.ok and "見逃しました" in wrong.message
         assert wrong.section == dp.SECTION_REHEARSAL
-        empty = deploy.Runbook(where, queries={}).rehearse()
+        empty = rehearsed(where, {})
         wrong = dp.caught_slow_query(empty, where)
         assert not wrong.ok and "クエリがありません" in wrong.message
         wrong = dp.caught_slow_query("passed", where)

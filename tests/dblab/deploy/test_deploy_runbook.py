@@ -40,7 +40,7 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     before = safety.fingerprint(production)
     dp.add_revision(where, "INDEX")
     report = deploy.deploy(
-        where=where, metadata=dp.metadata_with_index(), queries={}
+        where=where, app=deploy.App(metadata=dp.metadata_with_index())
     )
     assert report.ok, report
     assert [s.status for s in report.steps] == ["ok"] * 6, report
@@ -55,7 +55,7 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
 
     dp.add_revision(where, "UNIQUE")
     deployed = safety.fingerprint(production)
-    report = deploy.deploy(where=where, metadata=dp.metadata_with_index())
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
     assert not report.ok
     assert report.status("rehearse") == "failed"
     assert report.status("apply") == "skipped"
@@ -63,11 +63,11 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     assert safety.fingerprint(production) == deployed
     assert migrate.current(production) == (dp.revision_id("INDEX"),)
     # Without a successful rehearsal, apply() refuses.
-    book = deploy.Runbook(where, metadata=dp.metadata_with_index())
+    book = deploy.Runbook(where, app=dp.app(dp.metadata_with_index()))
     with pytest.raises(
         deploy.DeployError, match="リハーサルが成功していません"
     ):
-        book.apply()
+        book.apply(book.plan(), book.backup())
     assert safety.fingerprint(production) == deployed
 
 
@@ -75,7 +75,7 @@ def test_failed_apply_is_restored(where) -> None:
     production = where["production"]
     before = safety.fingerprint(production)
     dp.add_revision(where, "FAIL_IN_PRODUCTION")
-    report = deploy.deploy(where=where, metadata=dp.metadata_with_index())
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
     assert not report.ok
     assert report.status("rehearse") == "ok"
     assert report.status("apply") == "failed"
@@ -90,7 +90,7 @@ def test_dry_run_changes_nothing_and_rollback_on_request(where) -> None:
     dp.add_revision(where, "INDEX")
     before = fingerprints(where)
     report = deploy.deploy(
-        where=where, dry_run=True, metadata=dp.metadata_with_index()
+        where=where, dry_run=True, app=dp.app(dp.metadata_with_index())
     )
     assert report.ok, report
     assert report.rehearsal.ok
@@ -100,7 +100,7 @@ def test_dry_run_changes_nothing_and_rollback_on_request(where) -> None:
     assert not (where.folder / "rehearsals.json").exists()
     assert migrate.current(where["production"]) == (dp.HEAD,)
 
-    report = deploy.deploy(where=where, metadata=dp.metadata_with_index())
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
     assert report.ok, report
     report = deploy.deploy(where=where, rollback_to=dp.HEAD)
     assert report.ok, report

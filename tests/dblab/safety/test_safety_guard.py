@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from dblab import migrate, safety, seed
 from dblab import sandbox as sandboxes
-from dblab.safety import BackupError, GuardError
+from dblab.safety import BackupError, GuardError, backups, guard, tools
+from dblab.safety import fingerprints as fingerprints_module
 from dblab.sandbox import Sandbox
 
 HALF_WAY = """
@@ -109,7 +110,7 @@ def test_canonical_values_do_not_depend_on_the_driver() -> None:
     import datetime as dt
     from decimal import Decimal
 
-    canonical = safety._canonical
+    canonical = fingerprints_module.canonical
     assert canonical(Decimal("1.50")) == canonical(1.5)
     assert canonical(Decimal("2.000")) == canonical(2) == canonical(2.0)
     assert canonical(True) == canonical(1)
@@ -127,7 +128,7 @@ def test_passwords_go_to_the_environment_not_argv() -> None:
         "postgresql+psycopg://alice:s3cret@db.example:5433/app",
         "mysql+pymysql://alice:s3cret@db.example:3307/app",
     ):
-        args, env = safety.client_options(sa.make_url(url))
+        args, env = tools.client_options(sa.make_url(url))
         assert not any("s3cret" in arg for arg in args)
         assert "s3cret" in (env.get("PGPASSWORD"), env.get("MYSQL_PWD"))
         assert any("db.example" in arg for arg in args)
@@ -145,7 +146,7 @@ def test_backup_restores_into_a_new_database(
         calls.append([str(part) for part in argv])
         return run(argv, *args, **kwargs)
 
-    monkeypatch.setattr(safety.subprocess, "run", recording)
+    monkeypatch.setattr(tools.subprocess, "run", recording)
     source: Sandbox | sa.Engine = sandbox
     if sandbox.backend == "postgresql":  # trust auth ignores the password
         dummy = "pw-in-env-9"  # noqa: S105 (not a secret)
@@ -159,7 +160,7 @@ def test_backup_restores_into_a_new_database(
     assert not any("pw-in-env-9" in part for argv in calls for part in argv)
     if sandbox.backend != "sqlite":
         assert any(
-            Path(argv[0]).name in safety.TOOLS[sandbox.backend]
+            Path(argv[0]).name in tools.TOOLS[sandbox.backend]
             for argv in calls
         )
 
@@ -220,7 +221,7 @@ def test_corrupt_or_truncated_backup_or_missing_tool_is_refused(
         assert len(str(caught.value).splitlines()) == 1
         assert "変更していません" in str(caught.value)
     if sandbox.backend != "sqlite":  # a missing dump tool stops it too
-        dump, _ = safety.TOOLS[sandbox.backend]
+        dump, _ = tools.TOOLS[sandbox.backend]
         with pytest.raises(GuardError, match="実行できません"):
             safety.guarded_upgrade(
                 sandbox, backup_dir=tmp_path, tools={dump: tmp_path / "no"}
@@ -240,7 +241,7 @@ def test_failing_revision_is_undone_by_the_guarded_upgrade(
     add_revision(sandbox, HALF_WAY, "0badf00d0001")
     before = safety.fingerprint(sandbox)
 
-    report = safety.guarded_upgrade(sandbox, backup_dir=tmp_path)
+    report = safety.guarded_upgrade(sandbox, to="head", backup_dir=tmp_path)
 
     assert not report.ok and report.restored
     assert "boom half-way" in report.error
@@ -346,7 +347,7 @@ def test_backup_that_restores_differently_is_refused(
         forged.execute("DELETE FROM addresses WHERE id = 1")
     forged.close()
     manifest = json.loads(item.manifest.read_text(encoding="utf-8"))
-    manifest["size"], manifest["sha256"] = safety._digest(item.path)
+    manifest["size"], manifest["sha256"] = backups.file_digest(item.path)
     item.manifest.write_text(json.dumps(manifest), encoding="utf-8")
     add_revision(sqlite_box, GOOD, "0badf00d0002")
     with pytest.raises(GuardError, match="一致しません") as caught:
@@ -371,7 +372,7 @@ def test_mismatch_after_restore_is_never_success(
         seeded(box, users=5)
         add_revision(box, HALF_WAY, "0badf00d0001")
         monkeypatch.setattr(
-            safety,
+            guard,
             "restore_in_place",
             lambda item, db, **_: safety.fingerprint(db),
         )
