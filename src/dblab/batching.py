@@ -9,6 +9,15 @@ where it stopped when called again: no row is updated twice or skipped.
 The row is deleted when the job finishes (and the table when it is
 empty), so calling again later starts a new run.
 
+Each batch's end is found by key, never by OFFSET: the largest key of
+``SELECT key ... WHERE key > :last ORDER BY key LIMIT :batch_size``, an
+index range that costs the same for the first batch and the last.
+
+Runs of the same job started together take their batches in turn (each
+batch first claims the job's row, so they wait for each other) and
+together update every row exactly once; the one that finds nothing left
+deletes the row, the others then see it gone and return.
+
 On SQLite only the pause helps other writers: batches back to back
 retake the lock before a waiting writer's busy handler wakes up (it
 sleeps in steps of up to 100 ms). On PostgreSQL each batch sets
@@ -26,7 +35,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dblab import settings
 from dblab.errors import DblabError
@@ -41,6 +50,15 @@ PROGRESS = sa.Table(
     sa.Column("batches", sa.Integer, nullable=False),
 )
 """One row per unfinished job: the last key of its last committed batch."""
+
+START_ATTEMPTS = 20  # registering a job that races a finishing run
+
+RECOMMENDED = {
+    "sqlite": (1000, 0.05),
+    "postgresql": (1000, 0.01),
+    "mysql": (1000, 0.01),
+}
+"""Batch size and pause per backend: see :func:`recommended`."""
 
 
 class BatchError(DblabError):
@@ -93,6 +111,7 @@ def backfill(
     progress: bool | Callable[[Batch], object] | None = None,
     lock_timeout: float = 0.5,
     retries: int = 5,
+    walk: str = "key",
 ) -> BackfillReport:
     """``UPDATE table SET values WHERE where`` in batches of ``batch_size``.
 
@@ -107,12 +126,16 @@ def backfill(
     it, a callable is called after every committed batch (and may raise
     to stop the run). ``lock_timeout`` (seconds, PostgreSQL) bounds each
     batch's wait for a lock; a batch that times out is retried up to
-    ``retries`` times.
+    ``retries`` times. ``walk="offset"`` finds each batch's end the way
+    the kit once did (``OFFSET``); it is there only so ``dblab bench``
+    can show the difference in one run.
     """
     if batch_size < 1:
         raise BatchError(
             f"batch_size は 1 以上にしてください (batch_size={batch_size})"
         )
+    if walk not in WALKS:
+        raise BatchError(f"walk は key か offset です (walk={walk!r})")
     started = time.perf_counter()
     target = _table(engine, table)
     if key not in target.c:
@@ -124,30 +147,33 @@ def backfill(
     statement = sa.update(target).values(dict(values))
     job = job or _job_name(engine, target, statement, condition)
     resumed_from = _start(engine, job, target.name, column)
-    callback = progress if callable(progress) else None
     show = progress if isinstance(progress, bool) else None
     if show is None:
         show = settings.scale() != "test"
     bar = _bar(engine, target, column, condition, resumed_from, show)
     plan = _Plan(
-        engine, statement, column, condition, job, batch_size, lock_timeout
+        engine,
+        statement,
+        column,
+        condition,
+        job,
+        batch_size,
+        lock_timeout,
+        WALKS[walk],
     )
-    last, rows, batches, retried = resumed_from, 0, 0, 0
+
+    def notify(batch: Batch) -> None:
+        bar.update(batch.rows)
+        if callable(progress):
+            progress(batch)
+
     try:
-        while True:
-            if batches and pause > 0:
-                time.sleep(pause)
-            hi, done, attempts = _run_batch(plan, retries)
-            retried += attempts
-            if hi is None:
-                break
-            last, rows, batches = hi, rows + done, batches + 1
-            bar.update(done)
-            if callback is not None:
-                callback(Batch(batches, done, hi, rows))
+        last, rows, batches, retried = _walk(
+            plan, resumed_from, pause, retries, notify
+        )
     finally:
         bar.close()
-    _finish(engine, job)
+    _drop_if_empty(engine, job)
     return BackfillReport(
         job=job,
         table=target.name,
@@ -160,15 +186,48 @@ def backfill(
     )
 
 
+def _walk(
+    plan: _Plan,
+    last: object,
+    pause: float,
+    retries: int,
+    callback: Callable[[Batch], object],
+) -> tuple[object, int, int, int]:
+    """Batches until the job is finished: last key, rows, batches, retries."""
+    rows, batches, retried = 0, 0, 0
+    while True:
+        if batches and pause > 0:
+            time.sleep(pause)
+        hi, done, attempts = _run_batch(plan, retries)
+        retried += attempts
+        if hi is FINISHED:
+            return last, rows, batches, retried
+        last, rows, batches = hi, rows + done, batches + 1
+        callback(Batch(batches, done, hi, rows))
+
+
+def recommended(backend: str) -> tuple[int, float]:
+    """The batch size and pause (seconds) measured to keep writers going.
+
+    ``dblab bench`` measured these at 1M rows with a concurrent writer
+    (README「性能」): on SQLite a batch must be short and the pause long
+    enough for a waiting writer's busy handler to wake up inside it.
+    """
+    return RECOMMENDED.get(backend, RECOMMENDED["postgresql"])
+
+
 def pending_jobs(engine: Engine) -> dict[str, object]:
     """Unfinished jobs and the last key each one committed."""
-    if not sa.inspect(engine).has_table(PROGRESS.name):
-        return {}
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(PROGRESS.c.job, PROGRESS.c.last_key)
-        )
-        return dict(rows.all())
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(PROGRESS.c.job, PROGRESS.c.last_key)
+            )
+            return dict(rows.all())
+    except DBAPIError as error:
+        if _missing_table(error):
+            return {}
+        raise
 
 
 def _table(engine: Engine, table: str | sa.TableClause) -> sa.TableClause:
@@ -193,24 +252,23 @@ def _job_name(engine, target, statement, condition) -> str:
 
 
 def _start(engine: Engine, job: str, table: str, column: sa.Column) -> object:
-    """Find the job's last committed key, or register the job.
+    """Register the job, or find where its committed batches ended.
 
-    On SQLite a transaction that reads and then writes cannot wait for
-    another writer: SQLite answers "database is locked" at once (to avoid
-    a deadlock). So every write here starts its own transaction.
+    Race-free against other runs: the table is created ``IF NOT
+    EXISTS``; the job's row is inserted first (a write, so SQLite waits
+    for the lock instead of failing), and a duplicate means another run
+    registered it: this run joins it. A progress table dropped by a run
+    that finished meanwhile, or created by a run at the same moment,
+    means: try again (bounded).
     """
-    for attempt in (1, 2):  # a table dropped by a finishing job: again
+    for attempt in range(START_ATTEMPTS):
         try:
             if not sa.inspect(engine).has_table(PROGRESS.name):
-                PROGRESS.create(engine)
-            with engine.connect() as connection:
-                found = connection.execute(
-                    sa.select(
-                        PROGRESS.c.table_name, PROGRESS.c.last_key
-                    ).where(PROGRESS.c.job == job)
-                ).first()
-                connection.rollback()
-            if found is None:
+                with engine.begin() as connection:
+                    connection.execute(
+                        sa.schema.CreateTable(PROGRESS, if_not_exists=True)
+                    )
+            try:
                 with engine.begin() as connection:
                     connection.execute(
                         PROGRESS.insert().values(
@@ -218,10 +276,26 @@ def _start(engine: Engine, job: str, table: str, column: sa.Column) -> object:
                         )
                     )
                 return None
-            break
-        except DBAPIError:
-            if attempt == 2:
+            except IntegrityError:
+                pass  # registered by another run: join it
+            with engine.connect() as connection:
+                found = connection.execute(
+                    sa.select(
+                        PROGRESS.c.table_name, PROGRESS.c.last_key
+                    ).where(PROGRESS.c.job == job)
+                ).first()
+            if found is not None:
+                break
+        except DBAPIError as error:
+            if not (_missing_table(error) or _lock_trouble(error)):
                 raise
+        time.sleep(0.01 * (attempt + 1))
+    else:
+        raise BatchError(
+            f"job {job!r} を開始できませんでした: 進捗表 {PROGRESS.name} が "
+            f"ほかの実行と競合し続けました (could not register the job after "
+            f"{START_ATTEMPTS} attempts)。もう一度呼んでください。"
+        )
     if found.table_name != table:
         raise BatchError(
             f"job {job!r} は表 {found.table_name} の作業です "
@@ -251,6 +325,12 @@ class _Plan:
     job: str
     size: int
     lock_timeout: float
+    end_key: Callable[[sa.Connection, _Plan, object], object]
+
+
+FINISHED = object()
+"""What a batch returns when the job has no rows left (or another run
+of the same job finished it)."""
 
 
 def _run_batch(plan: _Plan, retries: int) -> tuple[object, int, int]:
@@ -259,52 +339,19 @@ def _run_batch(plan: _Plan, retries: int) -> tuple[object, int, int]:
     One transaction, whose first statement is a write (the claim): on
     SQLite the batch then waits for the write lock like any writer, and
     on every database two runs of one job take their batches in turn.
-    Returns the range's last key (None when nothing is left), the rows
-    updated, and how many attempts were retried.
+    Returns the range's last key (:data:`FINISHED` when nothing is left:
+    the batch that finds so deletes the job's row), the rows updated,
+    and how many attempts were retried.
     """
-    mine = PROGRESS.c.job == plan.job
     for attempt in range(retries + 1):
         try:
             with plan.engine.connect() as connection:
-                if connection.dialect.name == "postgresql":
-                    wait = f"{max(1, round(plan.lock_timeout * 1000))}ms"
-                    connection.execute(
-                        sa.select(
-                            sa.func.set_config("lock_timeout", wait, True)
-                        )
-                    )
-                claim = PROGRESS.update().where(mine)
-                claim = claim.values(batches=PROGRESS.c.batches + 1)
-                if connection.execute(claim).rowcount != 1:
-                    raise BatchError(
-                        f"job {plan.job!r} の進捗行が消えました (progress row "
-                        "gone: did another run finish this job?)"
-                    )
-                text = connection.execute(
-                    sa.select(PROGRESS.c.last_key).where(mine)
-                ).scalar()
-                last = None if text is None else _from_text(text, plan.column)
-                hi = _upper_bound(connection, plan, last)
-                if hi is None:
-                    return None, 0, attempt  # closing rolls the claim back
-                filters = [plan.column <= hi]
-                if last is not None:
-                    filters.append(plan.column > last)
-                if plan.condition is not None:
-                    filters.append(plan.condition)
-                done = connection.execute(
-                    plan.statement.where(*filters)
-                ).rowcount
-                connection.execute(
-                    PROGRESS.update()
-                    .where(mine)
-                    .values(
-                        last_key=str(hi), rows_done=PROGRESS.c.rows_done + done
-                    )
-                )
+                hi, done = _batch(connection, plan)
                 connection.commit()
             return hi, done, attempt
         except DBAPIError as error:
+            if _missing_table(error):  # dropped: every job had finished
+                return FINISHED, 0, attempt
             if not _lock_trouble(error):
                 raise
             if attempt == retries:
@@ -317,11 +364,67 @@ def _run_batch(plan: _Plan, retries: int) -> tuple[object, int, int]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _upper_bound(connection: sa.Connection, plan: _Plan, last) -> object:
-    """The key that ends the next batch: ``size`` matching rows on."""
+def _batch(connection: sa.Connection, plan: _Plan) -> tuple[object, int]:
+    """One batch inside ``connection``'s transaction (not committed)."""
+    mine = PROGRESS.c.job == plan.job
+    if connection.dialect.name == "postgresql":
+        wait = f"{max(1, round(plan.lock_timeout * 1000))}ms"
+        connection.execute(
+            sa.select(sa.func.set_config("lock_timeout", wait, True))
+        )
+    claim = PROGRESS.update().where(mine)
+    claim = claim.values(batches=PROGRESS.c.batches + 1)
+    if connection.execute(claim).rowcount != 1:
+        return FINISHED, 0  # another run of this job finished it
+    text = connection.execute(
+        sa.select(PROGRESS.c.last_key).where(mine)
+    ).scalar()
+    last = None if text is None else _from_text(text, plan.column)
+    hi = plan.end_key(connection, plan, last)
+    if hi is None:
+        connection.execute(PROGRESS.delete().where(mine))
+        return FINISHED, 0
+    filters = [plan.column <= hi]
+    if last is not None:
+        filters.append(plan.column > last)
+    if plan.condition is not None:
+        filters.append(plan.condition)
+    done = connection.execute(plan.statement.where(*filters)).rowcount
+    connection.execute(
+        PROGRESS.update()
+        .where(mine)
+        .values(last_key=str(hi), rows_done=PROGRESS.c.rows_done + done)
+    )
+    return hi, done
+
+
+def _remaining(plan: _Plan, last) -> list[sa.ColumnElement[bool]]:
     filters = [] if plan.condition is None else [plan.condition]
     if last is not None:
         filters.append(plan.column > last)
+    return filters
+
+
+def _end_by_key(connection: sa.Connection, plan: _Plan, last) -> object:
+    """The last key of the next ``size`` matching rows after ``last``.
+
+    ``SELECT max(k) FROM (SELECT key ... WHERE key > :last ORDER BY key
+    LIMIT :size)``: an index range from ``last`` on, whatever the batch
+    number (no OFFSET, which re-reads the rows it skips).
+    """
+    window = (
+        sa.select(plan.column.label("k"))
+        .where(*_remaining(plan, last))
+        .order_by(plan.column)
+        .limit(plan.size)
+        .subquery()
+    )
+    return connection.execute(sa.select(sa.func.max(window.c.k))).scalar()
+
+
+def _end_by_offset(connection: sa.Connection, plan: _Plan, last) -> object:
+    """The kit's former walk (``OFFSET size - 1``), kept for the bench."""
+    filters = _remaining(plan, last)
     nth = (
         sa.select(plan.column)
         .where(*filters)
@@ -337,48 +440,67 @@ def _upper_bound(connection: sa.Connection, plan: _Plan, last) -> object:
     return hi
 
 
-def _lock_trouble(error: DBAPIError) -> bool:
-    """A lock timeout, deadlock or busy database: worth a retry."""
+WALKS = {"key": _end_by_key, "offset": _end_by_offset}
+
+
+def _missing_table(error: DBAPIError) -> bool:
+    """The progress table is not there (dropped by a finished run)."""
     original = error.orig
-    code = getattr(original, "sqlstate", None)
-    if code in ("55P03", "40P01", "40001"):
+    if getattr(original, "sqlstate", None) == "42P01":
         return True
     args = getattr(original, "args", ())
-    if args and args[0] in (1205, 1213):  # MariaDB lock wait, deadlock
+    if args and args[0] == 1146:  # MariaDB: table doesn't exist
+        return True
+    return "no such table" in str(original)
+
+
+def _lock_trouble(error: DBAPIError) -> bool:
+    """A lock timeout, deadlock, busy database or DDL race: retry."""
+    original = error.orig
+    code = getattr(original, "sqlstate", None)
+    if code in ("55P03", "40P01", "40001", "42P07", "23505"):
+        return True
+    args = getattr(original, "args", ())
+    if args and args[0] in (1205, 1213, 1050):  # lock wait, deadlock, exists
         return True
     return "database is locked" in str(original)
 
 
-def _finish(engine: Engine, job: str) -> None:
-    """Forget the finished job; drop the progress table once it is empty.
+def _drop_if_empty(engine: Engine, job: str) -> None:
+    """Drop the progress table once no job is left in it.
 
     The count and the DROP happen under a lock on the table, so a job
-    registering at that moment fails at its start, with nothing done,
-    instead of losing its progress.
+    registering at that moment waits, then finds the table gone and
+    creates it again (see :func:`_start`) instead of losing its row.
+    Another run that dropped it first is not an error.
     """
     forget = PROGRESS.delete().where(PROGRESS.c.job == job)
     count = sa.select(sa.func.count()).select_from(PROGRESS)
-    if engine.dialect.name == "mysql":  # DDL commits: LOCK TABLES instead
+    try:
+        if engine.dialect.name == "mysql":  # DDL commits: LOCK TABLES
+            with engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.exec_driver_sql(
+                    f"LOCK TABLES {PROGRESS.name} WRITE"
+                )
+                try:
+                    if not connection.execute(count).scalar_one():
+                        PROGRESS.drop(connection)
+                finally:
+                    connection.exec_driver_sql("UNLOCK TABLES")
+            return
         with engine.begin() as connection:
-            connection.execute(forget)
-        with engine.connect().execution_options(
-            isolation_level="AUTOCOMMIT"
-        ) as connection:
-            connection.exec_driver_sql(f"LOCK TABLES {PROGRESS.name} WRITE")
-            try:
-                if not connection.execute(count).scalar_one():
-                    PROGRESS.drop(connection)
-            finally:
-                connection.exec_driver_sql("UNLOCK TABLES")
-        return
-    with engine.begin() as connection:
-        connection.execute(forget)  # a write first: SQLite waits, not fails
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql(
-                f"LOCK TABLE {PROGRESS.name} IN ACCESS EXCLUSIVE MODE"
-            )
-        if not connection.execute(count).scalar_one():
-            PROGRESS.drop(connection)
+            connection.execute(forget)  # a write first: SQLite waits
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    f"LOCK TABLE {PROGRESS.name} IN ACCESS EXCLUSIVE MODE"
+                )
+            if not connection.execute(count).scalar_one():
+                PROGRESS.drop(connection)
+    except DBAPIError as error:
+        if not (_missing_table(error) or _lock_trouble(error)):
+            raise
 
 
 def _bar(engine, target, column, condition, last, show: bool):
