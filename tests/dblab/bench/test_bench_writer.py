@@ -8,8 +8,8 @@ import time
 
 import sqlalchemy as sa
 
-from dblab import sandbox as sandboxes
 from dblab import migrate, revisions, seed
+from dblab import sandbox as sandboxes
 from dblab.bench import timing
 from dblab.bench.writer import writing
 
