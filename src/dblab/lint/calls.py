@@ -118,7 +118,9 @@ def _create_table(
         column = Op("add_column", op.line, op.table)
         _read_column(column, node, scope)
         if column.column:
-            columns.append((column.column.lower(), column.new_type))
+            columns.append(
+                (column.column.lower(), column.new_type, bool(column.nullable))
+            )
     op.columns = tuple(columns)
 
 

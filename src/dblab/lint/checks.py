@@ -143,7 +143,11 @@ class RevisionCheck:
         where = op.dialects
         if op.new_name and op.new_name.lower() != (op.column or "").lower():
             self.emit("BC102", op.line, op.column, where)
-        if op.nullable is False and op.existing_nullable is not False:
+        already = op.existing_nullable is False or (
+            op.existing_nullable is None
+            and self.state.is_not_null(op.table, op.column)
+        )
+        if op.nullable is False and not already:
             if not self.backfilled(op.table, op.column):
                 self.emit("MF104", op.line, op.column, where)
             scans = where
@@ -224,31 +228,19 @@ class RevisionCheck:
         for op in ops:
             if op.kind == "timeout":
                 credited |= op.dialects or set()
-        first = next(
-            (
-                op
-                for op in ops
-                if op.is_schema
-                and op.kind != "create_table"
-                and not (op.kind == "create_index" and op.concurrently)
-                and (op.table or "").lower()
-                not in self._created_before(op, ops)
-            ),
-            None,
-        )
-        if first is not None:
-            scope = dialects_of("LK301") - credited
-            self.emit(
-                "LK301", first.line, first.table, _meet(scope, first.dialects)
-            )
-
-    def _created_before(self, op: Op, ops: list[Op]) -> set[str]:
-        index = ops.index(op)
-        return {
-            (o.table or "").lower()
-            for o in ops[:index]
-            if o.kind == "create_table"
-        }
+        scope = dialects_of("LK301") - credited
+        created: set[str] = set()
+        for op in ops:
+            table = (op.table or "").lower()
+            if op.kind == "create_table":
+                created.add(table)
+            locks = op.is_schema and table not in created
+            if op.kind == "create_index" and op.concurrently:
+                locks = False
+            where = _meet(scope, op.dialects) & self.settings.dialects
+            if locks and where:
+                self.emit("LK301", op.line, op.table, where)
+                return
 
 
 def _meet(a: frozenset[str], b: frozenset[str] | None) -> frozenset[str]:

@@ -39,7 +39,7 @@ class Op:
     statement: str | None = None  # update / delete / insert (writes)
     bounded: bool = True
     filled: frozenset[str] | None = None  # columns an UPDATE sets
-    columns: tuple[tuple[str, TypeInfo | None], ...] = ()  # create_table
+    columns: tuple[tuple[str, TypeInfo | None, bool], ...] = ()  # create_table
 
     @property
     def is_schema(self) -> bool:

@@ -29,6 +29,7 @@ class ChainState:
     added: dict[Key, int] = field(default_factory=dict)
     types: dict[Key, TypeInfo | None] = field(default_factory=dict)
     proven: set[Key] = field(default_factory=set)  # CHECK (c IS NOT NULL)
+    not_null: set[Key] = field(default_factory=set)
 
     def copy(self) -> ChainState:
         return ChainState(
@@ -38,6 +39,7 @@ class ChainState:
             dict(self.added),
             dict(self.types),
             set(self.proven),
+            set(self.not_null),
         )
 
     @classmethod
@@ -57,6 +59,7 @@ class ChainState:
                     mine[name] = max(mine.get(name, -1), tick)
             result.types.update(other.types)
             result.proven |= other.proven
+            result.not_null &= other.not_null
         return result
 
     def credited(self, table: str | None, column: str | None) -> bool:
@@ -65,6 +68,15 @@ class ChainState:
             return True
         star = self.star.get(name[0])
         return star is not None and star > self.added.get(name, -1)
+
+    def is_not_null(self, table: str | None, column: str | None) -> bool:
+        return key(table, column) in self.not_null
+
+    def _nullable(self, name: Key, nullable: bool) -> None:
+        if nullable:
+            self.not_null.discard(name)
+        else:
+            self.not_null.add(name)
 
     def column_type(self, table: str | None, column: str | None):
         return self.types.get(key(table, column))
@@ -78,18 +90,23 @@ class ChainState:
     def _apply(self, op: Op) -> None:
         name = key(op.table, op.column)
         if op.kind == "create_table":
-            for column, kind in op.columns:
+            for column, kind, nullable in op.columns:
                 self.types[(name[0], column)] = kind
                 self.added[(name[0], column)] = self.tick
+                if not nullable:
+                    self.not_null.add((name[0], column))
         elif op.kind == "add_column" and op.column:
             self.filled.pop(name, None)
             self.added[name] = self.tick
             self.types[name] = op.new_type
             if op.server_default or op.nullable is False:
                 self.filled[name] = self.tick
+            self._nullable(name, op.nullable is not False)
         elif op.kind == "alter_column" and op.column:
             if op.new_type is not None:
                 self.types[name] = op.new_type
+            if op.nullable is not None:
+                self._nullable(name, op.nullable)
             if op.new_name:
                 new = key(op.table, op.new_name)
                 for store in (self.filled, self.added, self.types):

@@ -23,7 +23,6 @@ ALIASES = {
     "BIGINTEGER": "BIGINT",
     "SMALLINTEGER": "SMALLINT",
     "BOOL": "BOOLEAN",
-    "DATETIME": "TIMESTAMP",
     "NUMERIC": "DECIMAL",
 }
 TEXT_BYTES = {"TINYTEXT": 1, "TEXT": 2, "MEDIUMTEXT": 3, "LONGTEXT": 4}
@@ -53,9 +52,9 @@ class TypeInfo:
             precision = self.precision or default
             small = name == "REAL" or (name == "FLOAT" and precision <= 24)
             return ("REAL" if small else "DOUBLE",)
-        if name == "TIMESTAMP" and dialect == POSTGRESQL:
-            return (name, self.timezone)
-        if name == "TIMESTAMP":
+        if name in {"TIMESTAMP", "DATETIME"} and dialect == POSTGRESQL:
+            return ("TIMESTAMP", self.timezone)
+        if name in {"TIMESTAMP", "DATETIME"}:
             return (name, self.fsp)
         if name == "BOOLEAN":
             return (name,)
