@@ -38,6 +38,7 @@ from dblab.lint.values import (
 )
 
 EXECUTE = {"execute", "exec_driver_sql"}
+TABLE_CALLS = {"table", "Table", "create_table"}
 SESSION_WRITES = {
     "add": "insert", "add_all": "insert", "merge": "insert",
     "bulk_save_objects": "insert", "bulk_insert_mappings": "insert",
@@ -319,10 +320,7 @@ class Reader:
             if node.id in self.tables:
                 return self.tables[node.id]
             value = context.scope.lookup(node.id)
-            if isinstance(value, ast.Call) and attr(value) in {
-                "table",
-                "Table",
-            }:
+            if isinstance(value, ast.Call) and attr(value) in TABLE_CALLS:
                 return (
                     text(value.args[0], context.scope) if value.args else None
                 )

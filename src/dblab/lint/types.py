@@ -65,8 +65,10 @@ def rewrites(dialect: str, old: TypeInfo | None, new: TypeInfo) -> bool:
     """Whether changing ``old`` to ``new`` rewrites the table."""
     if new.dialect is not None and new.dialect != dialect:
         return False
-    if old is None:
-        return new.name not in STRINGS  # a string type: most likely wider
+    if old is None:  # a VARCHAR most likely grows; MariaDB copies for TEXT
+        if dialect == MYSQL:
+            return new.name != "VARCHAR"
+        return new.name not in STRINGS
     if old.stored(dialect) == new.stored(dialect):
         return False
     if dialect == POSTGRESQL:
