@@ -39,6 +39,7 @@ def check_paths(
     since: str | None = None,
     baseline: Path | None = None,
     use_config: bool = True,
+    use_baseline: bool = True,
 ) -> Report:
     """Lint each path; unreadable input becomes an error line, not a stop."""
     report = Report()
@@ -49,7 +50,7 @@ def check_paths(
             )
             found = chain.lint_path(path, settings, since)
             accepted = baseline or config.baseline
-            if accepted is not None:
+            if accepted is not None and use_baseline:
                 found.findings = output.without_baseline(
                     found.findings, output.read_baseline(accepted)
                 )

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         disable=args.disable,
         since=args.since,
         baseline=args.baseline,
+        use_baseline=args.write_baseline is None,
     )
     for error in report.errors:
         print(f"dblab lint: {error}", file=sys.stderr)
