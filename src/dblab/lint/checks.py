@@ -40,6 +40,7 @@ class RevisionCheck:
     created: set[str] = field(default_factory=set)
     added: set[tuple[str, str]] = field(default_factory=set)
     writes: list[Op] = field(default_factory=list)
+    dropped_tables: set[str] = field(default_factory=set)
 
     def emit(
         self,
@@ -85,7 +86,11 @@ class RevisionCheck:
         if downgrade is None:
             if self.settings.downgrades:
                 self.emit("MG101", 1)
-        elif is_empty(downgrade) and not is_empty(upgrade):
+        elif (
+            is_empty(downgrade)
+            and not is_empty(upgrade)
+            and not revision.downgrade_explained
+        ):
             self.emit("MG102", downgrade.lineno)
 
     def op(self, op: Op, replaced: set[str]) -> None:
@@ -100,6 +105,7 @@ class RevisionCheck:
         elif op.kind == "rename_table":
             self.rename_table(op)
         elif op.kind == "drop_table":
+            self.dropped_tables.add(table)
             if table not in self.created and table not in replaced:
                 self.emit("DS102", op.line, op.table, where)
         elif op.kind == "drop_column":
@@ -124,7 +130,8 @@ class RevisionCheck:
 
     def rename_table(self, op: Op) -> None:
         old = (op.table or "").lower()
-        if old not in self.created:
+        swapped = (op.new_name or "").lower() in self.dropped_tables
+        if old not in self.created and not swapped:
             self.emit("BC101", op.line, op.table, op.dialects)
         if (op.new_name or "").lower() in RESERVED:
             self.emit("NM101", op.line, op.new_name, op.dialects)
@@ -201,26 +208,36 @@ class RevisionCheck:
         schema = [op for op in ops if op.is_schema]
         if schema and self.writes and self.revision.upgrade is not None:
             self.emit("MG201", self.revision.upgrade.lineno)
+        self.drop_and_add(ops)
+
+    def drop_and_add(self, ops: list[Op]) -> None:
+        """BC103: autogenerate's reading of a rename (drop one column, add
+        one of the same type, move no data)."""
+        if any(w.table is None for w in self.writes):
+            return
         written = {(w.table or "").lower() for w in self.writes}
-        dropped: dict[str, Op] = {}
-        added: dict[str, Op] = {}
-        scratch = {
-            key(o.table, o.column) for o in ops if o.kind == "add_column"
-        }
+        added = {key(o.table, o.column) for o in ops if o.kind == "add_column"}
+        tables: dict[str, tuple[list[Op], list[Op]]] = {}
         for op in ops:
             table = (op.table or "").lower()
             if not self.existing(table) or table in written:
                 continue
-            if (
-                op.kind == "drop_column"
-                and key(table, op.column) not in scratch
-            ):
-                dropped.setdefault(table, op)
-            if op.kind == "add_column":
-                added.setdefault(table, op)
-        for table in sorted(dropped.keys() & added.keys()):
-            op = dropped[table]
-            self.emit("BC103", op.line, op.table, op.dialects)
+            if op.kind == "drop_column" and key(table, op.column) not in added:
+                tables.setdefault(table, ([], []))[0].append(op)
+            elif op.kind == "add_column":
+                tables.setdefault(table, ([], []))[1].append(op)
+        for drops, adds in tables.values():
+            same = [self._same_type(d, a) for d in drops for a in adds]
+            lone = len(drops) == len(adds) == 1 and same == [None]
+            if drops and adds and (True in same or lone):
+                op = drops[0]
+                self.emit("BC103", op.line, op.table, op.dialects)
+
+    def _same_type(self, dropped: Op, added: Op) -> bool | None:
+        old = self.state.column_type(dropped.table, dropped.column)
+        if old is None or added.new_type is None:
+            return None
+        return old.stored("postgresql") == added.new_type.stored("postgresql")
 
     def lock_timeout(self, ops: list[Op]) -> None:
         """LK301: once per revision, at its first lock on a live table."""

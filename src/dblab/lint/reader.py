@@ -268,6 +268,14 @@ class Reader:
         if isinstance(node, ast.Name):
             value = context.scope.lookup(node.id)
             return self.statement_ops(value, line, context, depth + 1)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.functions
+        ):
+            return self._returned(
+                self.functions[node.func.id], line, depth, context.dialects
+            )
         sql = text(node, context.scope)
         if (
             sql is None
@@ -281,6 +289,27 @@ class Reader:
                 op.dialects = meet(op.dialects, context.dialects)
             return ops
         return self._core(node, line, context)
+
+    def _returned(
+        self,
+        helper: ast.FunctionDef,
+        line: int,
+        depth: int,
+        dialects: frozenset[str] | None,
+    ) -> list[Op]:
+        """The statements a helper function builds and returns."""
+        scope = self.scope.child()
+        for node in ast.walk(helper):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    scope.assign(target, node.value)
+        inner = Context(scope, dialects=dialects)
+        return [
+            op
+            for node in ast.walk(helper)
+            if isinstance(node, ast.Return) and node.value is not None
+            for op in self.statement_ops(node.value, line, inner, depth + 1)
+        ]
 
     def _core(self, node: ast.AST, line: int, context: Context) -> list[Op]:
         chain = methods(node)

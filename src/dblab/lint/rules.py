@@ -162,5 +162,5 @@ RESERVED = {
     "user", "order", "group", "select", "table", "from", "where", "key",
     "desc", "index", "column", "check", "default", "grant", "limit",
     "primary", "references", "union", "all", "and", "or", "to", "end",
-    "offset", "window", "rank", "values", "session", "role",
+    "offset", "window", "rank", "values",
 }  # fmt: skip

@@ -35,6 +35,7 @@ class Revision:
     downgrade: ast.FunctionDef | None = None
     waivers: dict[str, str] = field(default_factory=dict)
     waiver_lines: dict[str, int] = field(default_factory=dict)
+    downgrade_explained: bool = False  # a comment or docstring says why
 
 
 def parse(path: Path) -> Revision:
@@ -74,7 +75,9 @@ def parse(path: Path) -> Revision:
         functions.get("upgrade"),
         functions.get("downgrade"),
     )
-    for number, line in enumerate(source.splitlines(), 1):
+    lines = source.splitlines()
+    revision.downgrade_explained = _explained(revision.downgrade, lines)
+    for number, line in enumerate(lines, 1):
         match = WAIVER.search(line)
         if match:
             for code in match.group(1).replace(" ", "").split(","):
@@ -110,6 +113,19 @@ def module_scope(tree: ast.Module) -> Scope:
                 module = node.module if alias.name[:1].isupper() else full
                 scope.imports[alias.asname or alias.name] = module
     return scope
+
+
+def _explained(function: ast.FunctionDef | None, lines: list[str]) -> bool:
+    """A comment of the author's in or just above ``function`` (not
+    Alembic's generated ``# ### commands ... ###``)."""
+    if function is None:
+        return False
+    start = function.lineno - 2  # the line above ``def``
+    end = function.end_lineno or function.lineno
+    return any(
+        line.strip().startswith("#") and not line.strip().startswith("# ###")
+        for line in lines[max(0, start) : end]
+    )
 
 
 def _literal(node: ast.AST | None) -> object:

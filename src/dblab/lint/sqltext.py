@@ -105,6 +105,13 @@ def _statement(flat: str, line: int) -> list[Op]:
             for name, dialect in TIMEOUTS.items()
             if name.upper() in upper
         ]
+    created = re.match(
+        r"CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?" + NAME,
+        flat,
+        re.I,
+    )
+    if created:
+        return [Op("create_table", line, created.group(1))]
     if re.match(r"CREATE\s+(UNIQUE\s+)?INDEX\b", upper):
         return [_index(flat, line)]
     if re.match(r"DROP\s+TABLE\b", upper):
