@@ -109,21 +109,33 @@ def walk(
     chain: Chain,
     settings: checks.Settings,
     report: set[str] | None = None,
+    errors: list[str] | None = None,
 ) -> list[Finding]:
     """Lint every revision of ``chain`` (findings kept for ``report``)."""
     states: dict[str, ChainState] = {}
     found: list[Finding] = []
+    errors = [] if errors is None else errors
     for revision in chain.order():
         parents = [d for d in revision.down_revision if d in states]
         if len(parents) == 1 and len(chain.children.get(parents[0], [])) == 1:
             state = states.pop(parents[0])  # a straight line: hand it on
         else:
             state = ChainState.merged([states[p] for p in parents])
-        if report is None or revision.revision in report:
-            found += checks.check(revision, state, settings)
-        state.apply(revision.ops)
+        try:
+            if report is None or revision.revision in report:
+                found += checks.check(revision, state, settings)
+            state.apply(revision.ops)
+        except Exception as error:  # noqa: BLE001 - one file, not the run
+            errors.append(internal_error(revision.path, error))
         states[revision.revision] = state
     return found
+
+
+def internal_error(path: Path, error: Exception) -> str:
+    return (
+        f"{shown(path)}: このファイルを読めませんでした (internal error: "
+        f"{type(error).__name__}: {error})。dblab に報告してください"
+    )
 
 
 def versions_folder(path: Path) -> Path:
@@ -187,7 +199,7 @@ def lint_path(
             )
         after = chain.descendants(since)
         keep = after if keep is None else keep & after
-    report.findings = walk(chain, settings, keep)
+    report.findings = walk(chain, settings, keep, report.errors)
     if not single:
         report.findings += _forks(chain, path, settings)
     return report.sort()

@@ -166,7 +166,7 @@ class Reader:
                         "write",
                         node.lineno,
                         self._model(query),
-                        context.dialects,
+                        dialects=context.dialects,
                         statement="update",
                         bounded=bool(ORM_FILTERS & methods(node.iter)),
                         filled=frozenset(assigned),
@@ -205,7 +205,7 @@ class Reader:
                     "write",
                     call.lineno,
                     self._model(query_chain(call)),
-                    context.dialects,
+                    dialects=context.dialects,
                     statement=name,
                     bounded=bool(ORM_FILTERS & methods(call)),
                     filled=dict_keys(call.args[0])
@@ -219,7 +219,7 @@ class Reader:
                     "write",
                     call.lineno,
                     None,
-                    context.dialects,
+                    dialects=context.dialects,
                     statement=SESSION_WRITES[name],
                 )
             )
@@ -244,7 +244,7 @@ class Reader:
                     "write",
                     call.lineno,
                     self._table_name(target, context),
-                    context.dialects,
+                    dialects=context.dialects,
                     statement="insert",
                 )
             )
@@ -335,7 +335,7 @@ class Reader:
                 "write",
                 line,
                 self._table_name(target, context),
-                context.dialects,
+                dialects=context.dialects,
                 statement=kind,
                 bounded=bounded,
                 filled=filled,

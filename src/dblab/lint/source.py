@@ -71,7 +71,7 @@ def parse(path: Path) -> Revision:
         header["revision"] if isinstance(header["revision"], str) else None,
         _names(header["down_revision"]),
         _names(header["branch_labels"]),
-        Reader(tree, scope).read(),
+        _ops(path, tree, scope),
         functions.get("upgrade"),
         functions.get("downgrade"),
     )
@@ -84,6 +84,16 @@ def parse(path: Path) -> Revision:
                 revision.waivers[code] = match.group(2).strip()
                 revision.waiver_lines[code] = number
     return revision
+
+
+def _ops(path: Path, tree: ast.Module, scope: Scope) -> list[Op]:
+    try:
+        return Reader(tree, scope).read()
+    except (RecursionError, ValueError, TypeError, AttributeError) as error:
+        raise LintError(
+            f"{shown(path)}: このファイルを読めませんでした (internal error: "
+            f"{type(error).__name__}: {error})。dblab に報告してください"
+        ) from None
 
 
 def is_revision(path: Path) -> bool:

@@ -132,3 +132,25 @@ def test_the_kits_own_chain(capsys) -> None:
     ]
     assert cli.main(["lint"]) == 1
     assert "4 件の指摘" in capsys.readouterr().out
+
+
+def test_an_internal_error_in_one_file_is_one_line_and_the_rest_is_linted(
+    versions, monkeypatch, capsys
+) -> None:
+    from dblab.lint import checks
+
+    versions.add("aaa000000001", DROP)
+    versions.add("bbb000000002", "op.drop_table('b')", down="aaa000000001")
+    real = checks.check
+
+    def broken(revision, state, settings):
+        if revision.revision == "aaa000000001":
+            raise KeyError("surprise")
+        return real(revision, state, settings)
+
+    monkeypatch.setattr(checks, "check", broken)
+    assert cli.main(["lint", str(versions.folder)]) == 2
+    captured = capsys.readouterr()
+    assert "internal error: KeyError" in captured.err
+    assert len(captured.err.splitlines()) == 1
+    assert "bbb000000002.py" in captured.out
