@@ -228,8 +228,8 @@ class RevisionCheck:
                 tables.setdefault(table, ([], []))[1].append(op)
         for drops, adds in tables.values():
             same = [self._same_type(d, a) for d in drops for a in adds]
-            lone = len(drops) == len(adds) == 1 and same == [None]
-            if drops and adds and (True in same or lone):
+            paired = drops and len(drops) == len(adds)
+            if paired and (True in same or set(same) == {None}):
                 op = drops[0]
                 self.emit("BC103", op.line, op.table, op.dialects)
 

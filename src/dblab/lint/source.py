@@ -126,10 +126,14 @@ def module_scope(tree: ast.Module) -> Scope:
 
 
 def _explained(function: ast.FunctionDef | None, lines: list[str]) -> bool:
-    """A comment of the author's in or just above ``function`` (not
-    Alembic's generated ``# ### commands ... ###``)."""
+    """A reason in or just above ``function``: a comment (not Alembic's
+    generated ``# ### commands ... ###``) or a docstring (not a template's
+    ``Unapply …``)."""
     if function is None:
         return False
+    docstring = (ast.get_docstring(function) or "").lower()
+    if docstring and not docstring.startswith(("unapply", "downgrade")):
+        return True  # not a template's "Unapply <message>"
     start = function.lineno - 2  # the line above ``def``
     end = function.end_lineno or function.lineno
     return any(

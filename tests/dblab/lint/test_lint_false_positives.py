@@ -174,3 +174,24 @@ def test_a_planned_move_of_data_is_no_autogenerate_rename(versions) -> None:
 def test_session_is_not_a_reserved_word(versions) -> None:
     path = versions.add("sess00000001", "op.create_table('session', sa.Column('id', sa.Integer()))")
     assert versions.codes(path) == []
+
+
+def test_a_docstring_reason_counts_and_a_template_docstring_does_not(versions) -> None:
+    body = "op.execute(\"UPDATE dag SET x = 0 WHERE x IS NULL\")"
+    why = versions.add("doc000000001", body, downgrade='"""NO downgrade: this only makes the ORM consistent."""')
+    assert "MG102" not in versions.codes(why)
+    template = versions.add("doc000000002", body, downgrade='"""Unapply fix x."""')
+    assert "MG102" in versions.codes(template)
+
+
+def test_columns_replaced_by_unrelated_ones_are_no_rename(versions) -> None:
+    path = versions.add(
+        "refa00000001",
+        """
+        with op.batch_alter_table("alerts") as batch_op:
+            batch_op.add_column(sa.Column("changed_by_fk", sa.Integer()))
+            batch_op.add_column(sa.Column("changed_on", sa.DateTime()))
+            batch_op.drop_column("database_id")
+        """,
+    )
+    assert "BC103" not in versions.codes(path)
