@@ -10,7 +10,7 @@ Japanese sentence in a :class:`~dblab.errors.MigrationError`.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -249,6 +249,20 @@ def _digest(path: Path) -> str:
 
     data = path.read_bytes().replace(b"\r\n", b"\n")  # CRLF checkouts agree
     return hashlib.sha256(data).hexdigest()
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """One sha256 over revision files, names and contents, in name order.
+
+    The one hash of revision files in the kit: checksums, deploy's
+    drift cache and its rehearsal records all use it (CRLF as LF).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: p.name):
+        digest.update(f"{path.name}  {_digest(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def _sum_path(versions: Path) -> Path:
