@@ -121,8 +121,13 @@ def downgrade(
 
 
 def stamp(sandbox: KitDatabase, to: str, **options: object) -> None:
-    """Record revision ``to`` as current without running any migration."""
+    """Record revision ``to`` as current without running any migration.
+
+    ``config.attributes["stamping"]`` tells ``env.py`` that this is a
+    stamp, so its unknown-revision check can let the fix through.
+    """
     cfg = config(sandbox, **options)
+    cfg.attributes["stamping"] = True
     with _explained(sandbox, f"stamp {to}"):
         command.stamp(cfg, to)
 
