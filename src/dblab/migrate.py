@@ -41,8 +41,9 @@ def config(
     """
     cfg = Config(str(settings.ALEMBIC_INI), stdout=io.StringIO())
     if script_location is None:
-        if sandbox is not None and (sandbox.folder / "migrations").exists():
-            script_location = sandbox.migrations
+        private = None if sandbox is None else sandbox.folder / "migrations"
+        if private is not None and private.exists():
+            script_location = private  # a sandbox's or a target set's copy
         else:
             script_location = settings.MIGRATIONS
     cfg.set_main_option("script_location", str(script_location))

@@ -4,12 +4,13 @@ by ``close()``."""
 from __future__ import annotations
 
 import secrets
+import shutil
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dblab import servers, targets
+from dblab import migrate, revisions, servers, settings, targets
 from dblab.errors import DblabError
 from dblab.sandbox import Sandbox
 
@@ -77,3 +78,13 @@ def test_drop_removes_the_three(where: targets.Targets) -> None:
         where.create(name)
     where.drop()
     assert not any(where.exists(name) for name in targets.NAMES)
+
+
+def test_migrate_uses_the_target_sets_migrations_copy(
+    where: targets.Targets,
+) -> None:
+    shutil.copytree(settings.MIGRATIONS, where.folder / "migrations")
+    assert migrate.upgrade(where.create("dev"), "head") == (revisions.HEAD,)
+    assert migrate.config(where["dev"]).get_main_option(
+        "script_location"
+    ) == str(where.folder / "migrations")
