@@ -90,7 +90,8 @@ def scope(server: URL, purpose: str | None = None) -> Scope:
     for name in visible:
         if not matches(name, purpose):
             continue
-        if admin or name.startswith(start) or (postgres and name in owned):
+        own = name in owned if postgres else name.startswith(start)
+        if admin or own:
             found.mine.append(name)
         else:
             found.others.append(name)
