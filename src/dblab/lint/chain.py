@@ -187,15 +187,17 @@ def lint_path(
     else:
         if not chain.revisions and not report.errors:
             raise LintError(
-                f"{shown(path)}: revision ファイルがありません (not a versions "
-                "folder)。migrations/versions のようなフォルダを指定してください"
+                f"{shown(path)}: revision ファイルがありません "
+                "(not a versions folder)。migrations/versions のような"
+                "フォルダを指定してください"
             )
         report.errors += _broken_links(chain)
         keep = None
     if since is not None:
         if since not in chain.by_id:
             raise LintError(
-                f"--since {since}: その revision がありません (unknown revision)"
+                f"--since {since}: その revision がありません "
+                "(unknown revision)"
             )
         after = chain.descendants(since)
         keep = after if keep is None else keep & after

@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.write_baseline is not None and not report.errors:
         output.write_baseline(args.write_baseline, report.findings)
         print(
-            f"{len(report.findings)} 件を {args.write_baseline} に記録しました "
+            f"{len(report.findings)} 件を {args.write_baseline} に"
+            "記録しました "
             "(baseline written)。"
         )
         return 0

@@ -152,7 +152,8 @@ def codes(value: object, where: str) -> list[str]:
     unknown = [c for c in items if c not in RULES]
     if unknown:
         raise LintError(
-            f"{where}: 知らないルールです (unknown rule): {', '.join(map(str, unknown))}。"
+            f"{where}: 知らないルールです (unknown rule): "
+            f"{', '.join(map(str, unknown))}。"
             f" 使えるのは {', '.join(sorted(RULES))}"
         )
     return items
@@ -166,6 +167,7 @@ def dialects(value: object, where: str) -> frozenset[str] | None:
     if unknown:
         raise LintError(
             f"{where}: 知らないデータベースです (unknown dialect): "
-            f"{', '.join(map(str, unknown))}。postgresql, mysql, sqlite のどれか"
+            f"{', '.join(map(str, unknown))}。"
+            "postgresql, mysql, sqlite のどれかです"
         )
     return frozenset(DIALECT_NAMES[d] for d in items)

@@ -85,13 +85,37 @@ def test_a_top_level_where_bounds_the_update(versions, execute) -> None:
 @pytest.mark.parametrize(
     ("sql", "code", "dialects"),
     [
-        ("CREATE INDEX ix_users_name ON users (name)", "LK101", ("postgresql",)),
-        ("ALTER TABLE users ADD COLUMN nick VARCHAR(20) NOT NULL", "MF103", ()),
-        ("ALTER TABLE users ALTER COLUMN id TYPE BIGINT", "RW101", ("postgresql",)),
-        ("ALTER TABLE users ALTER COLUMN email SET NOT NULL", "LK104", ("postgresql", "mysql")),
+        (
+            "CREATE INDEX ix_users_name ON users (name)",
+            "LK101",
+            ("postgresql",),
+        ),
+        (
+            "ALTER TABLE users ADD COLUMN nick VARCHAR(20) NOT NULL",
+            "MF103",
+            (),
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN id TYPE BIGINT",
+            "RW101",
+            ("postgresql",),
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+            "LK104",
+            ("postgresql", "mysql"),
+        ),
         ("ALTER TABLE slices MODIFY params MEDIUMTEXT", "RW101", ("mysql",)),
-        ("ALTER TABLE users ADD COLUMN id2 BIGSERIAL PRIMARY KEY", "RW102", ("postgresql", "mysql")),
-        ("ALTER TABLE a ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id)", "LK102", ("postgresql", "mysql")),
+        (
+            "ALTER TABLE users ADD COLUMN id2 BIGSERIAL PRIMARY KEY",
+            "RW102",
+            ("postgresql", "mysql"),
+        ),
+        (
+            "ALTER TABLE a ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id)",
+            "LK102",
+            ("postgresql", "mysql"),
+        ),
         ("DROP TABLE IF EXISTS old_logs", "DS102", ()),
     ],
 )
@@ -133,7 +157,10 @@ def test_a_block_for_another_database_is_not_linted_for_ours(versions) -> None:
     by_code = {f.code: f.dialects for f in found}
     assert by_code["RW101"] == ("postgresql",)
     assert by_code["LK101"] == ("postgresql",)
-    assert [f.dialects for f in found if f.code == "RW101"] == [("mysql",), ("postgresql",)]
+    assert [f.dialects for f in found if f.code == "RW101"] == [
+        ("mysql",),
+        ("postgresql",),
+    ]
 
 
 def test_helper_functions_called_from_upgrade_are_read(versions) -> None:
