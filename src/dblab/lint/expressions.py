@@ -1,5 +1,5 @@
 """Expressions in revision code: dialect tests, statement call chains
-(``t.update().where(...)``, ``session.query(M).filter(...)``) and the
+(``t.update().where(...)``, an ORM query's ``filter(...)``) and the
 module names bound to tables."""
 
 from __future__ import annotations
