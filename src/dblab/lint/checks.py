@@ -240,7 +240,8 @@ class RevisionCheck:
         return old.stored("postgresql") == added.new_type.stored("postgresql")
 
     def lock_timeout(self, ops: list[Op]) -> None:
-        """LK301: once per revision, at its first lock on a live table."""
+        """LK301: once per revision and database, at its first lock on a
+        live table."""
         credited = set(self.settings.timeouts)
         for op in ops:
             if op.kind == "timeout":
@@ -257,7 +258,9 @@ class RevisionCheck:
             where = _meet(scope, op.dialects) & self.settings.dialects
             if locks and where:
                 self.emit("LK301", op.line, op.table, where)
-                return
+                scope = scope - where  # once per database
+                if not scope:
+                    return
 
 
 def _meet(a: frozenset[str], b: frozenset[str] | None) -> frozenset[str]:

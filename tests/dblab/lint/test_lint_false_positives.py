@@ -238,3 +238,18 @@ def test_columns_replaced_by_unrelated_ones_are_no_rename(versions) -> None:
         """,
     )
     assert "BC103" not in versions.codes(path)
+
+
+def test_lock_timeout_is_reported_once_for_each_database(versions) -> None:
+    path = versions.add(
+        "twob00000001",
+        """
+        if op.get_bind().dialect.name == "mysql":
+            op.alter_column("dag", "ts", type_=sa.DateTime())
+        else:
+            op.alter_column("dag", "ts", type_=sa.TIMESTAMP(timezone=True))
+            op.alter_column("dag", "ts2", type_=sa.TIMESTAMP(timezone=True))
+        """,
+    )
+    found = [f.dialects for f in versions.findings(path) if f.code == "LK301"]
+    assert found == [("mysql",), ("postgresql",)]
