@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ def _inis(folder: Path) -> list[Path]:
 
 
 def _version_locations(ini: Path) -> list[Path]:
+    """The folders an ``alembic.ini`` lists in ``version_locations``."""
     parser = configparser.ConfigParser(
         defaults={"here": str(ini.parent)}, interpolation=None
     )
@@ -87,18 +89,22 @@ def _version_locations(ini: Path) -> list[Path]:
     for section in parser.sections():
         value = parser.get(section, "version_locations", fallback="")
         separator = parser.get(section, "version_path_separator", fallback="")
-        splitter = {"os": None, "space": None, "": None}.get(
-            separator, separator
-        )
-        for part in value.replace(",", " ").split(splitter):
+        for part in _split_locations(value, separator):
             part = part.strip().replace("%(here)s", str(ini.parent))
-            if part and "%(" not in part and ":" not in part[2:]:
-                found.append(
-                    Path(part)
-                    if Path(part).is_absolute()
-                    else ini.parent / part
-                )
+            if part and "%(" not in part:
+                path = Path(part)
+                found.append(path if path.is_absolute() else ini.parent / path)
     return found
+
+
+def _split_locations(value: str, separator: str) -> list[str]:
+    """Alembic's ``version_path_separator`` (absent: spaces or commas)."""
+    named = {"os": os.pathsep, "space": None, "newline": "\n"}
+    if separator in named:
+        return value.split(named[separator])
+    if separator:
+        return value.split(separator)
+    return value.replace(",", " ").split()
 
 
 def _env_timeouts(env: Path) -> frozenset[str]:

@@ -3,6 +3,8 @@ like its folder, version locations, one walk, broken links, --since."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dblab import lint
@@ -100,7 +102,13 @@ def test_one_file_gets_the_findings_it_gets_in_its_folder(versions) -> None:
     assert {f.code for f in one_by_one} >= {"MF104", "LK104"}
 
 
-def test_version_locations_and_subfolders_are_read(tmp_path, versions) -> None:
+@pytest.mark.parametrize(
+    ("separator", "joined"),
+    [("", " "), ("os", os.pathsep), (";", ";"), ("space", " ")],
+)
+def test_version_locations_and_subfolders_are_read(
+    tmp_path, versions, separator, joined
+) -> None:
     versions.add(
         "aaa000000001", "op.create_table('a', sa.Column('id', sa.Integer()))"
     )
@@ -117,9 +125,11 @@ def test_version_locations_and_subfolders_are_read(tmp_path, versions) -> None:
         down="bbb000000002",
         folder=extra,
     )
+    line = f"version_path_separator = {separator}\n" if separator else ""
     (tmp_path / "alembic.ini").write_text(
         "[alembic]\nscript_location = %(here)s\n"
-        "version_locations = %(here)s/versions %(here)s/plugins/versions\n"
+        + line
+        + f"version_locations = %(here)s/versions{joined}%(here)s/plugins/versions\n"
     )
     (versions.folder / "notes.txt").write_text("op.drop_table('x')\n")
     codes = versions.codes()
