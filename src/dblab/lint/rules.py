@@ -153,6 +153,11 @@ RULES: dict[str, Rule] = {
 }
 
 
+LOCK_AND_REWRITE = frozenset(code for code, r in RULES.items() if r.dialects)
+"""The per-database rules (``LK``, ``RW``): ``lint(path, disable=...)``
+leaves the lecture's anti-patterns only."""
+
+
 def dialects_of(code: str) -> frozenset[str]:
     """The databases a rule applies to (all supported ones if unsaid)."""
     return frozenset(RULES[code].dialects or SUPPORTED)

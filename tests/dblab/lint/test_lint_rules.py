@@ -193,3 +193,16 @@ def test_two_unlabelled_heads_are_one_finding(versions) -> None:
     assert (
         "left00000001" in found[0].detail and "right0000001" in found[0].detail
     )
+
+
+def test_lock_and_rewrite_rules_can_be_left_out(versions) -> None:
+    assert lint.LOCK_AND_REWRITE == {
+        "LK101", "LK102", "LK103", "LK104", "LK301", "RW101", "RW102"
+    }  # fmt: skip
+    path = versions.add(
+        "both00000001",
+        "op.add_column('users', sa.Column('x', sa.Integer(), nullable=False))\n"
+        "op.create_index('ix_users_x', 'users', ['x'])",
+    )
+    assert versions.codes(path) == ["LK101", "LK301", "MF103"]
+    assert versions.codes(path, disable=lint.LOCK_AND_REWRITE) == ["MF103"]
