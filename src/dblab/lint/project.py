@@ -62,7 +62,9 @@ def layout(folder: Path) -> Layout:
         files += sorted(
             p
             for p in each.rglob("*.py")
-            if p.name != "__init__.py" and "__pycache__" not in p.parts
+            if p.name != "__init__.py"
+            and "__pycache__" not in p.parts
+            and p.is_file()
         )
     unique = list(dict.fromkeys(p.resolve() for p in files))
     home = folder.parent

@@ -215,3 +215,25 @@ def test_since_reports_only_the_revisions_after(versions) -> None:
     assert {f.detail for f in found if f.code == "DS102"} == {"c"}
     with pytest.raises(lint.LintError, match="unknown revision"):
         versions.findings(since="nowhere")
+
+
+def test_odd_files_in_the_folder_are_not_revisions(versions) -> None:
+    versions.add("aaa000000001", "op.drop_table('a')")
+    (versions.folder / "weird.py").mkdir()
+    (versions.folder / "__pycache__").mkdir()
+    (versions.folder / "__pycache__" / "x.py").write_text("def upgrade(:\n")
+    (versions.folder / "__init__.py").write_text("")
+    (versions.folder / "helpers.py").write_text(
+        "def shared():\n    return 1\n"
+    )
+    deep = "revision = 'deep'\ndown_revision = None\nsql = " + " + ".join(
+        ["'x'"] * 5000
+    )
+    (versions.folder / "deep.py").write_text(
+        deep + "\n\ndef upgrade():\n    op.execute(sql)\n"
+    )
+    report = lint.check_paths([versions.folder])
+    assert {f.path.name for f in report.findings} == {"aaa000000001.py"}
+    assert all(
+        len(e.splitlines()) == 1 and "deep.py" in e for e in report.errors
+    )
