@@ -22,7 +22,10 @@ def rule_table() -> str:
     lines = ["ルール (rules):"]
     for code, rule in RULES.items():
         dialects = ", ".join(rule.dialects) if rule.dialects else "all"
-        lines.append(f"  {code} [{dialects}] → {rule.section}")
+        summary = rule.message.split("。")[0]
+        lines.append(
+            f"  {code} [{dialects}] {summary}\n        → {rule.section}"
+        )
     return "\n".join(lines)
 
 
