@@ -166,10 +166,11 @@ class RevisionCheck:
             old = op.old_type or self.state.column_type(op.table, op.column)
             if key(op.table, op.column) in self.added and old is None:
                 return
+            utc = any(o.kind == "utc" for o in self.revision.ops)
             rewriting = frozenset(
                 d
                 for d in dialects_of("RW101")
-                if rewrites(d, old, op.new_type)
+                if rewrites(d, old, op.new_type, utc)
             )
             if rewriting:
                 scope = rewriting if where is None else rewriting & where

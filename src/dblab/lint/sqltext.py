@@ -99,6 +99,10 @@ def _statement(flat: str, line: int) -> list[Op]:
         match = re.match(r"INSERT\s+(?:IGNORE\s+)?INTO\s+" + NAME, flat, re.I)
         table = match.group(1) if match else None
         return [Op("write", line, table, statement="insert")]
+    if re.match(
+        r"SET\s+(SESSION\s+|LOCAL\s+)?TIME\s*ZONE\s*(=|TO)?\s*'?UTC", upper
+    ):
+        return [Op("utc", line, dialects=frozenset({POSTGRESQL}))]
     if head == "SET" or "SET_CONFIG" in upper:
         return [
             Op("timeout", line, dialects=frozenset({dialect}))

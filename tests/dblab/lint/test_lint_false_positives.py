@@ -253,3 +253,21 @@ def test_lock_timeout_is_reported_once_for_each_database(versions) -> None:
     )
     found = [f.dialects for f in versions.findings(path) if f.code == "LK301"]
     assert found == [("mysql",), ("postgresql",)]
+
+
+def test_timestamptz_under_a_utc_session_is_no_rewrite_on_postgresql(
+    versions,
+) -> None:
+    change = "op.alter_column(table_name='dag', column_name='ts', type_=sa.TIMESTAMP(timezone=True))"
+    plain = versions.add("tz0000000001", change)
+    assert [
+        f.dialects for f in versions.findings(plain) if f.code == "RW101"
+    ] == [("postgresql", "mysql")]
+    utc = versions.add(
+        "tz0000000002",
+        'conn = op.get_bind()\nconn.execute(sa.text("set timezone=UTC"))\n'
+        + change,
+    )
+    assert [
+        f.dialects for f in versions.findings(utc) if f.code == "RW101"
+    ] == [("mysql",)]
