@@ -78,14 +78,36 @@ def _inis(folder: Path) -> list[Path]:
     return [p / "alembic.ini" for p in near if (p / "alembic.ini").is_file()]
 
 
-def _version_locations(ini: Path) -> list[Path]:
-    """The folders an ``alembic.ini`` lists in ``version_locations``."""
+def script_location(ini: Path) -> Path | None:
+    """The ``script_location`` folder an ``alembic.ini`` names, if any."""
+    if not ini.is_file():
+        return None
+    parser = _ini(ini)
+    value = (
+        parser.get("alembic", "script_location", fallback="") if parser else ""
+    )
+    value = value.replace("%(here)s", str(ini.parent)).strip()
+    if not value or "%(" in value or ":" in value.split("/")[0][1:]:
+        return None  # empty, or a package resource (``pkg:folder``)
+    path = Path(value)
+    return path if path.is_absolute() else ini.parent / path
+
+
+def _ini(ini: Path) -> configparser.ConfigParser | None:
     parser = configparser.ConfigParser(
         defaults={"here": str(ini.parent)}, interpolation=None
     )
     try:
         parser.read(ini, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError):
+        return None
+    return parser
+
+
+def _version_locations(ini: Path) -> list[Path]:
+    """The folders an ``alembic.ini`` lists in ``version_locations``."""
+    parser = _ini(ini)
+    if parser is None:
         return []
     found = []
     for section in parser.sections():

@@ -237,3 +237,23 @@ def test_odd_files_in_the_folder_are_not_revisions(versions) -> None:
     assert all(
         len(e.splitlines()) == 1 and "deep.py" in e for e in report.errors
     )
+
+
+def test_a_project_folder_is_read_through_its_alembic_ini(
+    tmp_path, versions
+) -> None:
+    """``dblab lint .`` in a project: alembic.ini names the script location."""
+    script = tmp_path / "db"
+    moved = type(versions)(script / "versions")  # a versions folder under db/
+    (script / "env.py").write_text("# env\n")
+    moved.add("aaa000000001", "op.drop_table('a')")
+    (tmp_path / "notes.py").write_text(
+        "revision = 'not a revision of the chain'\n"
+    )
+    (tmp_path / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/db\n"
+    )
+    found = lint.lint(tmp_path)
+    assert [(f.path.name, f.code) for f in found if f.code == "DS102"] == [
+        ("aaa000000001.py", "DS102")
+    ]
