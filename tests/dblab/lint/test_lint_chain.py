@@ -254,6 +254,5 @@ def test_a_project_folder_is_read_through_its_alembic_ini(
         "[alembic]\nscript_location = %(here)s/db\n"
     )
     found = lint.lint(tmp_path)
-    assert [(f.path.name, f.code) for f in found if f.code == "DS102"] == [
-        ("aaa000000001.py", "DS102")
-    ]
+    assert {f.path.name for f in found} == {"aaa000000001.py"}
+    assert "DS102" in {f.code for f in found}
