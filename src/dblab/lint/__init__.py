@@ -22,11 +22,11 @@ from dblab.lint.api import check_paths, lint
 from dblab.lint.checks import Settings
 from dblab.lint.cli import add_arguments, run
 from dblab.lint.finding import Finding, LintError, Report
-from dblab.lint.rules import LOCK_AND_REWRITE, RULES, SUPPORTED, Rule
+from dblab.lint.rules import PER_DATABASE, RULES, SUPPORTED, Rule
 from dblab.lint.source import Revision, parse
 
 __all__ = [
-    "LOCK_AND_REWRITE",
+    "PER_DATABASE",
     "RULES",
     "SUPPORTED",
     "Finding",

@@ -194,6 +194,8 @@ class RevisionCheck:
         where = op.dialects
         if op.kind == "create_index" and not op.concurrently:
             self.emit("LK101", op.line, op.table, where)
+        elif op.kind == "create_index" and not op.autocommit:
+            self.emit("MF105", op.line, op.table, where)
         elif op.kind == "create_unique_constraint":
             self.emit("LK101", op.line, f"UNIQUE on {op.table}", where)
         elif op.kind == "create_foreign_key":

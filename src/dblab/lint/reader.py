@@ -85,6 +85,11 @@ class Reader:
                     )
                     if isinstance(item.optional_vars, ast.Name):
                         inner.batches[item.optional_vars.id] = table
+                if (
+                    isinstance(call, ast.Call)
+                    and attr(call) == "autocommit_block"
+                ):
+                    inner.autocommit = True
             self.block(node.body, inner)
         elif isinstance(node, ast.For | ast.AsyncFor):
             self._loop(node, context)
@@ -239,4 +244,5 @@ class Reader:
                 op.dialects = context.dialects
             elif context.dialects is not None:
                 op.dialects = op.dialects & context.dialects
+            op.autocommit = context.autocommit
             self.ops.append(op)

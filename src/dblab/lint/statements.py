@@ -28,6 +28,7 @@ class Context:
     scope: Scope
     batches: dict[str, str | None] = field(default_factory=dict)
     dialects: frozenset[str] | None = None
+    autocommit: bool = False  # inside op.get_context().autocommit_block()
 
     def narrowed(self, dialects: frozenset[str]) -> Context:
         current = self.dialects if self.dialects is not None else EVERYWHERE
@@ -75,6 +76,7 @@ class Statements:
             ops = sqltext.read(sql, line)
             for op in ops:
                 op.dialects = meet(op.dialects, context.dialects)
+                op.autocommit = context.autocommit
             return ops
         return self._core(node, line, context)
 

@@ -88,6 +88,12 @@ CASES = {
         "    op.create_index('ix_users_name', 'users', ['name'], postgresql_concurrently=True)",
         {},
     ),
+    "MF105": (
+        "op.create_index('ix_users_name', 'users', ['name'], postgresql_concurrently=True)",
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute('CREATE INDEX CONCURRENTLY ix_users_name ON users (name)')",
+        {},
+    ),
     "LK102": (
         "op.create_foreign_key('fk_a_user', 'addresses', 'users', ['user_id'], ['id'])",
         "op.create_table('notes', "
@@ -195,9 +201,9 @@ def test_two_unlabelled_heads_are_one_finding(versions) -> None:
     )
 
 
-def test_lock_and_rewrite_rules_can_be_left_out(versions) -> None:
-    assert lint.LOCK_AND_REWRITE == {
-        "LK101", "LK102", "LK103", "LK104", "LK301", "RW101", "RW102"
+def test_per_database_rules_can_be_left_out(versions) -> None:
+    assert lint.PER_DATABASE == {
+        "LK101", "LK102", "LK103", "LK104", "LK301", "MF105", "RW101", "RW102"
     }  # fmt: skip
     path = versions.add(
         "both00000001",
@@ -205,4 +211,4 @@ def test_lock_and_rewrite_rules_can_be_left_out(versions) -> None:
         "op.create_index('ix_users_x', 'users', ['x'])",
     )
     assert versions.codes(path) == ["LK101", "LK301", "MF103"]
-    assert versions.codes(path, disable=lint.LOCK_AND_REWRITE) == ["MF103"]
+    assert versions.codes(path, disable=lint.PER_DATABASE) == ["MF103"]
