@@ -180,3 +180,14 @@ def test_dialect_types_limit_the_finding(versions) -> None:
     )
     found = [f for f in versions.findings(path) if f.code == "RW101"]
     assert [f.dialects for f in found] == [("mysql",)]
+
+
+def test_quoted_names_in_sql_are_names_not_strings(versions) -> None:
+    path = versions.add(
+        "quot00000001",
+        'op.execute(\'UPDATE "users" SET "email" = \\\'a=b\\\' WHERE "email" IS NULL\')\n'
+        "op.alter_column('users', 'email', existing_type=sa.String(120), nullable=False)",
+        head="# dblab-lint: ignore[MG201] fixture\n",
+    )
+    codes = versions.codes(path)
+    assert "MF104" not in codes and "MF201" not in codes
