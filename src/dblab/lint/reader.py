@@ -40,6 +40,7 @@ SESSION_WRITES = {
     "bulk_update_mappings": "update",
 }  # fmt: skip
 ORM_FILTERS = {"filter", "filter_by", "where"}
+MAX_UNROLLED = 50
 
 
 class Reader:
@@ -54,6 +55,7 @@ class Reader:
         self.statements = Statements(self.functions, self.tables, scope)
         self.ops: list[Op] = []
         self.entered: set[str] = set()
+        self.unrolling = False
 
     def read(self, name: str = "upgrade") -> list[Op]:
         function = self.functions.get(name)
@@ -159,8 +161,27 @@ class Reader:
                         filled=frozenset(assigned),
                     )
                 )
-        self.block(node.body, context)
+        values = self._literal_items(node.iter, context)
+        if values and len(values) <= MAX_UNROLLED and not self.unrolling:
+            self.unrolling = True  # one level only: no product of loops
+            for value in values:  # a loop over names: each one read
+                context.scope.assign_all(node.target, value)
+                self.block(node.body, context)
+            self.unrolling = False
+        else:
+            self.block(node.body, context)
         self.block(node.orelse, context)
+
+    def _literal_items(
+        self, node: ast.AST, context: Context
+    ) -> list[ast.AST] | None:
+        """The items of ``for x in ("a", "b")`` (or of a constant list)."""
+        if isinstance(node, ast.Name):
+            node = context.scope.lookup(node.id)
+        if not isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return None
+        items = list(node.elts)
+        return items if all(_names(item) for item in items) else None
 
     def expression(self, node: ast.AST, context: Context) -> None:
         found = list(calls(node))
@@ -246,3 +267,10 @@ class Reader:
                 op.dialects = op.dialects & context.dialects
             op.autocommit = context.autocommit
             self.ops.append(op)
+
+
+def _names(node: ast.AST) -> bool:
+    """A string constant, or a tuple of them (``("dag_run", "end_date")``)."""
+    if isinstance(node, ast.Tuple | ast.List):
+        return all(_names(item) for item in node.elts)
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)

@@ -191,3 +191,19 @@ def test_quoted_names_in_sql_are_names_not_strings(versions) -> None:
     )
     codes = versions.codes(path)
     assert "MF104" not in codes and "MF201" not in codes
+
+
+def test_a_loop_over_names_is_read_for_each_name(versions) -> None:
+    path = versions.add(
+        "loop00000001",
+        """
+        for table, column in COLUMNS:
+            op.alter_column(table_name=table, column_name=column, type_=sa.TIMESTAMP(timezone=True))
+        for name in ("a", "b"):
+            op.drop_column("users", name)
+        """,
+        top='COLUMNS = [("dag_run", "start_date"), ("dag_run", "end_date"), ("job", "start_date")]\n',
+    )
+    found = versions.findings(path)
+    assert details(found, "RW101") == ["start_date", "end_date", "start_date"]
+    assert details(found, "DS103") == ["a", "b"]
