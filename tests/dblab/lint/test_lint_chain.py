@@ -3,6 +3,8 @@ like its folder, version locations, one walk, broken links, --since."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dblab import lint
@@ -100,7 +102,13 @@ def test_one_file_gets_the_findings_it_gets_in_its_folder(versions) -> None:
     assert {f.code for f in one_by_one} >= {"MF104", "LK104"}
 
 
-def test_version_locations_and_subfolders_are_read(tmp_path, versions) -> None:
+@pytest.mark.parametrize(
+    ("separator", "joined"),
+    [("", " "), ("os", os.pathsep), (";", ";"), ("space", " ")],
+)
+def test_version_locations_and_subfolders_are_read(
+    tmp_path, versions, separator, joined
+) -> None:
     versions.add(
         "aaa000000001", "op.create_table('a', sa.Column('id', sa.Integer()))"
     )
@@ -117,9 +125,11 @@ def test_version_locations_and_subfolders_are_read(tmp_path, versions) -> None:
         down="bbb000000002",
         folder=extra,
     )
+    line = f"version_path_separator = {separator}\n" if separator else ""
     (tmp_path / "alembic.ini").write_text(
         "[alembic]\nscript_location = %(here)s\n"
-        "version_locations = %(here)s/versions %(here)s/plugins/versions\n"
+        + line
+        + f"version_locations = %(here)s/versions{joined}%(here)s/plugins/versions\n"
     )
     (versions.folder / "notes.txt").write_text("op.drop_table('x')\n")
     codes = versions.codes()
@@ -205,3 +215,44 @@ def test_since_reports_only_the_revisions_after(versions) -> None:
     assert {f.detail for f in found if f.code == "DS102"} == {"c"}
     with pytest.raises(lint.LintError, match="unknown revision"):
         versions.findings(since="nowhere")
+
+
+def test_odd_files_in_the_folder_are_not_revisions(versions) -> None:
+    versions.add("aaa000000001", "op.drop_table('a')")
+    (versions.folder / "weird.py").mkdir()
+    (versions.folder / "__pycache__").mkdir()
+    (versions.folder / "__pycache__" / "x.py").write_text("def upgrade(:\n")
+    (versions.folder / "__init__.py").write_text("")
+    (versions.folder / "helpers.py").write_text(
+        "def shared():\n    return 1\n"
+    )
+    deep = "revision = 'deep'\ndown_revision = None\nsql = " + " + ".join(
+        ["'x'"] * 5000
+    )
+    (versions.folder / "deep.py").write_text(
+        deep + "\n\ndef upgrade():\n    op.execute(sql)\n"
+    )
+    report = lint.check_paths([versions.folder])
+    assert {f.path.name for f in report.findings} == {"aaa000000001.py"}
+    assert all(
+        len(e.splitlines()) == 1 and "deep.py" in e for e in report.errors
+    )
+
+
+def test_a_project_folder_is_read_through_its_alembic_ini(
+    tmp_path, versions
+) -> None:
+    """``dblab lint .`` in a project: alembic.ini names the script location."""
+    script = tmp_path / "db"
+    moved = type(versions)(script / "versions")  # a versions folder under db/
+    (script / "env.py").write_text("# env\n")
+    moved.add("aaa000000001", "op.drop_table('a')")
+    (tmp_path / "notes.py").write_text(
+        "revision = 'not a revision of the chain'\n"
+    )
+    (tmp_path / "alembic.ini").write_text(
+        "[alembic]\nscript_location = %(here)s/db\n"
+    )
+    found = lint.lint(tmp_path)
+    assert {f.path.name for f in found} == {"aaa000000001.py"}
+    assert "DS102" in {f.code for f in found}

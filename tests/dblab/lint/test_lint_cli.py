@@ -164,16 +164,15 @@ def test_help_lists_every_rule_section_dialects_and_exit_codes(capsys) -> None:
     with pytest.raises(SystemExit):
         cli.main(["lint", "--help"])
     text = capsys.readouterr().out
+    lines = text.splitlines()
     for code, rule in RULES.items():
-        line = next(
-            line for line in text.splitlines() if line.strip().startswith(code)
+        at = next(
+            i for i, line in enumerate(lines) if line.strip().startswith(code)
         )
-        assert rule.section in line
-        assert (
-            ", ".join(rule.dialects) in line
-            if rule.dialects
-            else "[all]" in line
-        )
+        assert rule.message.split("。")[0] in lines[at]
+        assert rule.section in lines[at + 1]
+        dialects = ", ".join(rule.dialects) if rule.dialects else "all"
+        assert f"[{dialects}]" in lines[at]
     assert "0  指摘なし" in text and "2  使い方の誤り" in text
 
 

@@ -23,7 +23,7 @@ TOP = 'users = sa.table("users", sa.column("email"))\nclass User:\n    __tablena
     ids=["get_bind", "connection_core", "session_loop", "helper"],
 )
 def test_a_backfill_wherever_it_is_run_counts(versions, backfill) -> None:
-    top = TOP + (
+    top = TOP + (  # noqa: S608 - fixture revision text, not a query
         "\n\ndef _fill_emails():\n"
         "    op.execute(\"UPDATE users SET email = 'x' WHERE email IS NULL\")\n"
     )
@@ -238,3 +238,36 @@ def test_columns_replaced_by_unrelated_ones_are_no_rename(versions) -> None:
         """,
     )
     assert "BC103" not in versions.codes(path)
+
+
+def test_lock_timeout_is_reported_once_for_each_database(versions) -> None:
+    path = versions.add(
+        "twob00000001",
+        """
+        if op.get_bind().dialect.name == "mysql":
+            op.alter_column("dag", "ts", type_=sa.DateTime())
+        else:
+            op.alter_column("dag", "ts", type_=sa.TIMESTAMP(timezone=True))
+            op.alter_column("dag", "ts2", type_=sa.TIMESTAMP(timezone=True))
+        """,
+    )
+    found = [f.dialects for f in versions.findings(path) if f.code == "LK301"]
+    assert found == [("mysql",), ("postgresql",)]
+
+
+def test_timestamptz_under_a_utc_session_is_no_rewrite_on_postgresql(
+    versions,
+) -> None:
+    change = "op.alter_column(table_name='dag', column_name='ts', type_=sa.TIMESTAMP(timezone=True))"
+    plain = versions.add("tz0000000001", change)
+    assert [
+        f.dialects for f in versions.findings(plain) if f.code == "RW101"
+    ] == [("postgresql", "mysql")]
+    utc = versions.add(
+        "tz0000000002",
+        'conn = op.get_bind()\nconn.execute(sa.text("set timezone=UTC"))\n'
+        + change,
+    )
+    assert [
+        f.dialects for f in versions.findings(utc) if f.code == "RW101"
+    ] == [("mysql",)]

@@ -88,6 +88,12 @@ CASES = {
         "    op.create_index('ix_users_name', 'users', ['name'], postgresql_concurrently=True)",
         {},
     ),
+    "MF105": (
+        "op.create_index('ix_users_name', 'users', ['name'], postgresql_concurrently=True)",
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute('CREATE INDEX CONCURRENTLY ix_users_name ON users (name)')",
+        {},
+    ),
     "LK102": (
         "op.create_foreign_key('fk_a_user', 'addresses', 'users', ['user_id'], ['id'])",
         "op.create_table('notes', "
@@ -193,3 +199,16 @@ def test_two_unlabelled_heads_are_one_finding(versions) -> None:
     assert (
         "left00000001" in found[0].detail and "right0000001" in found[0].detail
     )
+
+
+def test_per_database_rules_can_be_left_out(versions) -> None:
+    assert lint.PER_DATABASE == {
+        "LK101", "LK102", "LK103", "LK104", "LK301", "MF105", "RW101", "RW102"
+    }  # fmt: skip
+    path = versions.add(
+        "both00000001",
+        "op.add_column('users', sa.Column('x', sa.Integer(), nullable=False))\n"
+        "op.create_index('ix_users_x', 'users', ['x'])",
+    )
+    assert versions.codes(path) == ["LK101", "LK301", "MF103"]
+    assert versions.codes(path, disable=lint.PER_DATABASE) == ["MF103"]
