@@ -32,6 +32,9 @@ SECTION_JOINED = f"{NOTEBOOK}「結合テーブル継承を正しく書く」"
 SECTION_QUERY = f"{NOTEBOOK}「ポリモーフィックなクエリと SQL」"
 SECTION_CHOICE = f"{NOTEBOOK}「どちらを選ぶか」"
 
+DEPARTMENT_LENGTH = 50
+"""The length exercise 1 names for ``managers.department``."""
+
 CUTOFF = datetime.date(2020, 4, 1)
 """The query exercise asks for employees hired after this day."""
 
@@ -193,6 +196,28 @@ def manager_class(manager: type) -> Result:
     if "department" not in table.c:
         return failed(
             "managers テーブルに department (部署名) の列がありません。",
+            section,
+        )
+    column_type = table.c.department.type
+    if not isinstance(column_type, sa.String) or isinstance(
+        column_type, sa.Text
+    ):
+        return failed(
+            f"department の型が {column_type!r} です。部署名は文字列 "
+            "String(50) にしてください。",
+            section,
+        )
+    if column_type.length is None:
+        return failed(
+            "department が長さのない String です。SQLite と PostgreSQL は"
+            "受け付けますが、MariaDB では VARCHAR に長さが要るので "
+            "CREATE TABLE が失敗します。String(50) と長さを書いてください。",
+            section,
+        )
+    if column_type.length != DEPARTMENT_LENGTH:
+        return failed(
+            f"department の長さが {column_type.length} です。課題のとおり "
+            f"String({DEPARTMENT_LENGTH}) にしてください。",
             section,
         )
     identity = mapper.polymorphic_identity

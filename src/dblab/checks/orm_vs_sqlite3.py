@@ -154,6 +154,13 @@ def _judge_names(
             "絞り込ませてください。",
             section,
         )
+    if " ORDER BY " not in selects[0].sql.upper():
+        return failed(
+            "送られた SELECT に ORDER BY がありません。sorted() で Python "
+            "側で並べ替えるのではなく、.order_by(User.name) でデータベースに"
+            "並べ替えさせてください。",
+            section,
+        )
     return None
 
 
@@ -169,12 +176,87 @@ def delete_user(
     box = prepare()
     try:
         with closing(sqlite3.connect(box.url.database)) as connection:
-            return _judge_delete(function, connection)
+            return _judge_delete(function, RecordingConnection(connection))
     finally:
         box.close()
 
 
-def _rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+class RecordingConnection:
+    """A ``sqlite3`` connection (or cursor) that notes every statement.
+
+    The learner's function gets this instead of the bare connection, so
+    the checker sees the SQL text and the parameters as they were sent
+    (``set_trace_callback`` would show them already expanded).
+    """
+
+    def __init__(
+        self,
+        target: sqlite3.Connection | sqlite3.Cursor,
+        sent: list[tuple[str, object]] | None = None,
+    ) -> None:
+        self._target = target
+        self.sent: list[tuple[str, object]] = [] if sent is None else sent
+
+    def execute(self, sql: str, parameters: object = ()) -> object:
+        self.sent.append((str(sql), parameters))
+        return self._wrap(self._target.execute(sql, parameters))
+
+    def executemany(self, sql: str, rows: object) -> object:
+        rows = list(rows)  # type: ignore[call-overload]
+        self.sent.append((str(sql), rows))
+        return self._wrap(self._target.executemany(sql, rows))
+
+    def executescript(self, script: str) -> object:
+        self.sent.append((str(script), ()))
+        return self._wrap(self._target.executescript(script))
+
+    def cursor(self) -> RecordingConnection:
+        return RecordingConnection(self._target.cursor(), self.sent)
+
+    def _wrap(self, cursor: sqlite3.Cursor) -> object:
+        if isinstance(self._target, sqlite3.Cursor):
+            return self
+        return cursor
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target, name)
+
+
+def _embedded(sent: list[tuple[str, object]], name: str) -> Result | None:
+    """A failure when the DELETE carried ``name`` in its text."""
+    section = SECTION_INJECTION
+    deletes = [(sql, p) for sql, p in sent if "DELETE" in sql.upper()]
+    escaped = name.replace("'", "''")
+    pasted = [
+        sql
+        for sql, _ in deletes
+        if name in sql or escaped in sql or name.replace("'", "") in sql
+    ]
+    if pasted and escaped != name and escaped in pasted[0]:
+        return failed(
+            "引用符を '' に置き換えて (エスケープして) から f-string で"
+            "SQL に埋め込んでいます。行は守れても、値はまだ SQL の文字列の"
+            "一部です (エスケープ漏れ・文字コードの抜け道が残ります)。"
+            'execute("... WHERE name = ?", (name,)) で値を SQL と別に'
+            "渡してください。",
+            section,
+            f"送られた文: {pasted[0]}",
+        )
+    if pasted or (deletes and not any(p for _, p in deletes)):
+        shown = pasted[0] if pasted else deletes[0][0]
+        return failed(
+            "DELETE 文がバインドパラメーターなしで送られました。"
+            "名前が SQL の文字列に埋め込まれています。"
+            'execute("... WHERE name = ?", (name,)) の形にしてください。',
+            section,
+            f"送られた文: {shown}",
+        )
+    return None
+
+
+def _rows(
+    connection: sqlite3.Connection | RecordingConnection,
+) -> list[tuple[object, ...]]:
     return connection.execute(
         "SELECT id, name, email FROM users ORDER BY id"
     ).fetchall()
@@ -182,11 +264,12 @@ def _rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
 
 def _judge_delete(
     function: Callable[[sqlite3.Connection, str], object],
-    connection: sqlite3.Connection,
+    connection: RecordingConnection,
 ) -> Result:
     section = SECTION_INJECTION
     before = _rows(connection)
     for attack in ATTACKS:
+        connection.sent.clear()
         try:
             function(connection, attack)
         except sqlite3.Error as error:
@@ -210,8 +293,12 @@ def _judge_delete(
                 'execute("... WHERE name = ?", (name,)) の形にしてください。',
                 section,
             )
+        verdict = _embedded(connection.sent, attack)
+        if verdict is not None:
+            return verdict
     details = [f"細工した名前 {a!r} では 1 行も消えません" for a in ATTACKS]
     for name in ("Grace", "O'Brien"):
+        connection.sent.clear()
         try:
             function(connection, name)
         except sqlite3.Error as error:
@@ -236,6 +323,9 @@ def _judge_delete(
                 "WHERE name = ? で、その名前の行だけを消してください。",
                 section,
             )
+        verdict = _embedded(connection.sent, name)
+        if verdict is not None:
+            return verdict
         details.append(f"{name!r} を渡すと {name} の行だけが消えます")
     return passed("名前をバインドパラメーターで渡せています。", *details)
 

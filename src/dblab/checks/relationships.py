@@ -29,6 +29,7 @@ NOTEBOOK = "02_relationships"
 SECTION_EAGER = f"{NOTEBOOK}「N+1 を直す: selectinload と joinedload」"
 SECTION_CASCADE = f"{NOTEBOOK}「カスケード: 一緒に消えるもの」"
 SECTION_GROUP = f"{NOTEBOOK}「結合と集計」"
+SECTION_N_PLUS_ONE = f"{NOTEBOOK}「N+1 問題」"
 
 USERS = 30
 """Users in the exercise sandbox; user ``i`` has ``i % 4`` addresses."""
@@ -306,6 +307,36 @@ def orphan_cascade(cls: type) -> Result:
     )
 
 
+def _where_counted(log: sqllog.SQLLog) -> Result | None:
+    """A failure when the counting or sorting happened in Python."""
+    selects = [s for s in log.statements if s.kind == "SELECT"]
+    if len(selects) > MAX_STATEMENTS:
+        return failed(
+            f"SQL を {len(selects)} 文送っています (利用者ごとに住所を"
+            "読み込む N+1 問題です)。len(user.addresses) で数えると、"
+            "利用者 1 人ごとに SELECT が 1 文増えます。"
+            "func.count と group_by で、1 文の SELECT で数えてください。",
+            SECTION_N_PLUS_ONE,
+            *log.lines(parameters=False, limit=3),
+        )
+    if len(selects) != 1 or " GROUP BY " not in selects[0].sql.upper():
+        return failed(
+            f"SELECT が {len(selects)} 文で、GROUP BY のある文がありません。"
+            "住所を読み込んで Python で数えるのではなく、"
+            "func.count(Address.id) と group_by でデータベースに数えさせ、"
+            "1 文で受け取ってください。",
+            SECTION_GROUP,
+            *log.lines(parameters=False, limit=3),
+        )
+    if " ORDER BY " not in selects[0].sql.upper():
+        return failed(
+            "送られた SELECT に ORDER BY がありません。sorted() で Python "
+            "側で並べ替えず、order_by でデータベースに並べさせてください。",
+            SECTION_GROUP,
+        )
+    return None
+
+
 def _count_truth(engine: Engine) -> list[tuple[str, int]]:
     rows = [(name, len(emails)) for name, emails in _truth(engine).values()]
     return sorted(rows, key=lambda row: (-row[1], row[0]))
@@ -319,7 +350,7 @@ def address_counts(
     """Exercise 3: (name, count) per user, count desc then name."""
     section = SECTION_GROUP
     truth = _count_truth(engine)
-    with Session(engine) as session:
+    with Session(engine) as session, sqllog.capture(engine) as log:
         returned = addresses_per_user(session)
         if returned is None:
             return not_done(section)
@@ -338,6 +369,9 @@ def address_counts(
             f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
             section,
         )
+    where = _where_counted(log)
+    if where is not None:
+        return where
     got = [(str(name), count) for name, count in rows]
     expected = dict(truth)
     names = Counter(name for name, _ in got)

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +23,7 @@ def manager(
     tablename: str | None = "managers",
     references: str = "employees.id",
     identity: str | None = "manager",
-    department: bool = True,
+    department: object = String(50),
 ) -> type:
     """A Manager class on fresh models, right or wrong in one way."""
     ex = inheritance.fresh_models()
@@ -34,9 +34,9 @@ def manager(
         namespace["id"] = mapped_column(
             ForeignKey(references), primary_key=True
         )
-    if department:
+    if department is not None:
         namespace["__annotations__"]["department"] = Mapped[str | None]
-        namespace["department"] = mapped_column(String(50))
+        namespace["department"] = mapped_column(department)
     if identity is not None:
         namespace["__mapper_args__"] = {"polymorphic_identity": identity}
     with warnings.catch_warnings():
@@ -61,7 +61,10 @@ def test_manager_solution_passes() -> None:
         ),
         ({"tablename": None}, "単一テーブル継承"),
         ({"tablename": "manager"}, "'manager'"),
-        ({"department": False}, "department"),
+        ({"department": None}, "department"),
+        ({"department": String()}, "MariaDB"),
+        ({"department": String(20)}, "長さが 20"),
+        ({"department": Integer()}, "String(50)"),
         ({"identity": None}, "polymorphic_identity がありません"),
         ({"identity": "employee"}, "'employee'"),
     ],

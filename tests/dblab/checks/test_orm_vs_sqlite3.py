@@ -90,6 +90,11 @@ def names_wrong_filter(session, prefix):
     )
 
 
+def names_sorted_in_python(session, prefix):
+    query = sa.select(User.name).where(User.name.startswith(prefix))
+    return sorted(session.scalars(query))
+
+
 def names_no_return(session, prefix):
     session.scalars(sa.select(User.name).where(User.name.startswith(prefix)))
 
@@ -107,6 +112,7 @@ def test_names_solution_passes() -> None:
         (names_as_objects, "select(User.name)"),
         (names_wrong_filter, "where の条件"),
         (names_no_return, "return"),
+        (names_sorted_in_python, "ORDER BY"),
     ],
 )
 def test_names_mistakes_are_rejected(function, expected) -> None:
@@ -139,6 +145,20 @@ def delete_quotes_stripped(conn, name):
     return conn.execute(sql).rowcount
 
 
+def delete_escaped(conn, name):
+    """The notebook's anti-pattern with the quotes doubled: rows survive."""
+    clean = name.replace("'", "''")
+    sql = f"DELETE FROM users WHERE name = '{clean}'"  # noqa: S608 wrong answer
+    return conn.execute(sql).rowcount
+
+
+def delete_fstring_with_cursor(conn, name):
+    cursor = conn.cursor()
+    clean = name.replace("'", "''")
+    cursor.execute(f"DELETE FROM users WHERE name = '{clean}'")  # noqa: S608
+    return cursor.rowcount
+
+
 def delete_like(conn, name):
     return conn.execute(
         "DELETE FROM users WHERE name LIKE ?", (name,)
@@ -158,7 +178,9 @@ def test_delete_solution_passes() -> None:
     ("function", "expected"),
     [
         (delete_fstring, "行が削除されました"),
-        (delete_quotes_stripped, "O'Brien"),
+        (delete_escaped, "エスケープ"),
+        (delete_fstring_with_cursor, "エスケープ"),
+        (delete_quotes_stripped, "バインドパラメーターなし"),
         (delete_like, "'%' で 6 行"),
         (delete_nothing, "削除されていません"),
     ],

@@ -329,6 +329,37 @@ def nothing(session):
     return []
 
 
+def len_of_addresses(session):
+    """The notebook's N+1: one SELECT per user for ``u.addresses``."""
+    users = session.scalars(sa.select(User).order_by(User.name)).all()
+    rows = [(u.name, len(u.addresses)) for u in users]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def counted_in_python(session):
+    """Eager loading, then counting in Python: 2 SELECTs, no GROUP BY."""
+    query = sa.select(User).options(selectinload(User.addresses))
+    rows = [(u.name, len(u.addresses)) for u in session.scalars(query)]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def sorted_in_python(session):
+    stmt = (
+        sa.select(User.name, sa.func.count(Address.id))
+        .outerjoin(User.addresses)
+        .group_by(User.id, User.name)
+    )
+    rows = [tuple(row) for row in session.execute(stmt)]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def test_address_counts_rejects_n_plus_one(box) -> None:
+    result = relationships.address_counts(len_of_addresses, box.engine)
+    assert not result.ok
+    assert "N+1" in result.message, result
+    assert result.section == relationships.SECTION_N_PLUS_ONE
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -339,6 +370,8 @@ def nothing(session):
         (three_columns, "2 列"),
         (emails_not_counts, "整数"),
         (nothing, "1 行も"),
+        (counted_in_python, "GROUP BY"),
+        (sorted_in_python, "ORDER BY"),
         (stub, "まだ解答がありません"),
     ],
 )
