@@ -140,6 +140,29 @@ def _expected_hires(engine: Engine) -> list[int]:
         )
 
 
+def _department_problem(column_type: sa.types.TypeEngine) -> str:
+    """Why ``managers.department`` is not the asked ``String(50)``."""
+    if not isinstance(column_type, sa.String) or isinstance(
+        column_type, sa.Text
+    ):
+        return (
+            f"department の型が {column_type!r} です。部署名は文字列 "
+            "String(50) にしてください。"
+        )
+    if column_type.length is None:
+        return (
+            "department が長さのない String です。SQLite と PostgreSQL は"
+            "受け付けますが、MariaDB では VARCHAR に長さが要るので "
+            "CREATE TABLE が失敗します。String(50) と長さを書いてください。"
+        )
+    if column_type.length != DEPARTMENT_LENGTH:
+        return (
+            f"department の長さが {column_type.length} です。課題のとおり "
+            f"String({DEPARTMENT_LENGTH}) にしてください。"
+        )
+    return ""
+
+
 @checker(SECTION_JOINED)
 def manager_class(manager: type) -> Result:
     """Exercise 1: ``Manager(Employee)`` on its own ``managers`` table."""
@@ -198,28 +221,9 @@ def manager_class(manager: type) -> Result:
             "managers テーブルに department (部署名) の列がありません。",
             section,
         )
-    column_type = table.c.department.type
-    if not isinstance(column_type, sa.String) or isinstance(
-        column_type, sa.Text
-    ):
-        return failed(
-            f"department の型が {column_type!r} です。部署名は文字列 "
-            "String(50) にしてください。",
-            section,
-        )
-    if column_type.length is None:
-        return failed(
-            "department が長さのない String です。SQLite と PostgreSQL は"
-            "受け付けますが、MariaDB では VARCHAR に長さが要るので "
-            "CREATE TABLE が失敗します。String(50) と長さを書いてください。",
-            section,
-        )
-    if column_type.length != DEPARTMENT_LENGTH:
-        return failed(
-            f"department の長さが {column_type.length} です。課題のとおり "
-            f"String({DEPARTMENT_LENGTH}) にしてください。",
-            section,
-        )
+    problem = _department_problem(table.c.department.type)
+    if problem:
+        return failed(problem, section)
     identity = mapper.polymorphic_identity
     if identity is None:
         return failed(

@@ -307,6 +307,26 @@ def orphan_cascade(cls: type) -> Result:
     )
 
 
+def _shape_problem(rows: list[tuple]) -> Result | None:
+    """A failure when the rows are not (name, integer count) pairs."""
+    section = SECTION_GROUP
+    if not rows:
+        return failed("1 行も返っていません。", section)
+    if any(len(row) != 2 for row in rows):
+        return failed(
+            f"各行は (名前, 住所の数) の 2 列にしてください "
+            f"(最初の行: {rows[0]!r})。",
+            section,
+        )
+    if not all(isinstance(count, int) for _, count in rows):
+        return failed(
+            "2 列目は住所の数 (整数) にしてください "
+            f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
+            section,
+        )
+    return None
+
+
 def _where_counted(log: sqllog.SQLLog) -> Result | None:
     """A failure when the counting or sorting happened in Python."""
     selects = [s for s in log.statements if s.kind == "SELECT"]
@@ -355,23 +375,9 @@ def address_counts(
         if returned is None:
             return not_done(section)
         rows = [tuple(row) for row in returned]
-    if not rows:
-        return failed("1 行も返っていません。", section)
-    if any(len(row) != 2 for row in rows):
-        return failed(
-            f"各行は (名前, 住所の数) の 2 列にしてください "
-            f"(最初の行: {rows[0]!r})。",
-            section,
-        )
-    if not all(isinstance(count, int) for _, count in rows):
-        return failed(
-            "2 列目は住所の数 (整数) にしてください "
-            f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
-            section,
-        )
-    where = _where_counted(log)
-    if where is not None:
-        return where
+    shape = _shape_problem(rows) or _where_counted(log)
+    if shape is not None:
+        return shape
     got = [(str(name), count) for name, count in rows]
     expected = dict(truth)
     names = Counter(name for name, _ in got)
