@@ -40,6 +40,11 @@ ATTACKS = ("x' OR '1'='1", "nobody' OR name LIKE '%", "%")
 """Crafted names: the first two delete rows when pasted into the SQL
 text, the last one when compared with LIKE instead of ``=``."""
 
+NEW_EMAIL = "new.address@example.net"
+SOLUTION_SHAPE = "UPDATE users SET email = ? WHERE name = ?"
+EMAIL_ATTACK = "pwned@example.net' --"
+"""Pasted into ``SET email = '...'``, the ``--`` comments out the WHERE."""
+
 BULK_SIZE = 200
 
 _users = sa.table(
@@ -165,18 +170,19 @@ def _judge_names(
 
 
 @checker(SECTION_INJECTION)
-def delete_user(
-    function: Callable[[sqlite3.Connection, str], object],
+def change_email(
+    function: Callable[[sqlite3.Connection, str, str], object],
 ) -> Result:
-    """Exercise 2: a delete that binds the name as a parameter.
+    """Exercise 2: an UPDATE that binds both the e-mail and the name.
 
-    The function is called with crafted names (no row may change), then
-    with ``Grace`` and ``O'Brien`` (exactly that row must go).
+    Crafted names must change no row; a crafted e-mail must be stored as
+    it is, on that one row; ``O'Brien`` must be found. The UPDATE must
+    reach SQLite with both values as parameters.
     """
     box = prepare()
     try:
         with closing(sqlite3.connect(box.url.database)) as connection:
-            return _judge_delete(function, RecordingConnection(connection))
+            return _judge_update(function, RecordingConnection(connection))
     finally:
         box.close()
 
@@ -222,112 +228,136 @@ class RecordingConnection:
         return getattr(self._target, name)
 
 
-def _embedded(sent: list[tuple[str, object]], name: str) -> Result | None:
-    """A failure when the DELETE carried ``name`` in its text."""
+def _embedded(
+    sent: list[tuple[str, object]], values: tuple[str, ...]
+) -> Result | None:
+    """A failure when the UPDATE carried one of ``values`` in its text."""
     section = SECTION_INJECTION
-    deletes = [(sql, p) for sql, p in sent if "DELETE" in sql.upper()]
-    escaped = name.replace("'", "''")
-    pasted = [
-        sql
-        for sql, _ in deletes
-        if name in sql or escaped in sql or name.replace("'", "") in sql
-    ]
-    if pasted and escaped != name and escaped in pasted[0]:
+    updates = [(sql, p) for sql, p in sent if "UPDATE" in sql.upper()]
+    for value in values:
+        escaped = value.replace("'", "''")
+        pasted = [sql for sql, _ in updates if escaped in sql]
+        if pasted and escaped != value:
+            return failed(
+                "引用符を '' に置き換えて (エスケープして) から f-string で"
+                "SQL に埋め込んでいます。行は守れても、値はまだ SQL の文字列"
+                "の一部です (エスケープ漏れ・文字コードの抜け道が残ります)。"
+                'execute("... SET email = ? WHERE name = ?", (email, name)) '
+                "で値を SQL と別に渡してください。",
+                section,
+                f"送られた文: {pasted[0]}",
+            )
+        stripped = value.replace("'", "")
+        pasted += [sql for sql, _ in updates if stripped in sql]
+        if pasted:
+            return failed(
+                "UPDATE 文に値が埋め込まれています "
+                "(バインドパラメーターなし)。"
+                'execute("... SET email = ? WHERE name = ?", (email, name)) '
+                "の形にしてください。",
+                section,
+                f"送られた文: {pasted[0]}",
+            )
+    if updates and not all(p for _, p in updates):
         return failed(
-            "引用符を '' に置き換えて (エスケープして) から f-string で"
-            "SQL に埋め込んでいます。行は守れても、値はまだ SQL の文字列の"
-            "一部です (エスケープ漏れ・文字コードの抜け道が残ります)。"
-            'execute("... WHERE name = ?", (name,)) で値を SQL と別に'
-            "渡してください。",
+            "UPDATE 文がバインドパラメーターなしで送られました。"
+            "email と name の両方を ? で渡してください。",
             section,
-            f"送られた文: {pasted[0]}",
-        )
-    if pasted or (deletes and not any(p for _, p in deletes)):
-        shown = pasted[0] if pasted else deletes[0][0]
-        return failed(
-            "DELETE 文がバインドパラメーターなしで送られました。"
-            "名前が SQL の文字列に埋め込まれています。"
-            'execute("... WHERE name = ?", (name,)) の形にしてください。',
-            section,
-            f"送られた文: {shown}",
+            f"送られた文: {updates[0][0]}",
         )
     return None
 
 
 def _rows(
     connection: sqlite3.Connection | RecordingConnection,
-) -> list[tuple[object, ...]]:
-    return connection.execute(
-        "SELECT id, name, email FROM users ORDER BY id"
-    ).fetchall()
+) -> dict[str, str]:
+    rows = connection.execute("SELECT name, email FROM users").fetchall()
+    return dict(rows)
 
 
-def _judge_delete(
-    function: Callable[[sqlite3.Connection, str], object],
+def _call(
+    function: Callable[[sqlite3.Connection, str, str], object],
+    connection: RecordingConnection,
+    name: str,
+    email: str,
+) -> Result | None:
+    """Call the learner's function once; a failure if SQLite objected."""
+    connection.sent.clear()
+    try:
+        function(connection, name, email)  # type: ignore[arg-type]
+    except sqlite3.IntegrityError:
+        # users.email is unique: the UPDATE reached more than one row
+        crafted = f"細工した名前 {name!r}" if name in ATTACKS else None
+        why = (
+            "LIKE では % が「何でも」の意味になります。名前は = で比べて"
+            "ください。"
+            if name == "%" and "LIKE" in str(connection.sent).upper()
+            else "値が SQL の一部として解釈されています。? で渡してください。"
+        )
+        return failed(
+            f"{crafted or f'email {email!r}'} で、複数の行の email を同じ値に"
+            f"しようとしました (UNIQUE 制約で失敗)。{why}",
+            SECTION_INJECTION,
+        )
+    except sqlite3.Error as error:
+        return failed(
+            f"name={name!r}, email={email!r} を渡すとエラーになりました "
+            f"({type(error).__name__}: {error})。値を SQL の文字列に"
+            "埋め込まず、? のプレースホルダーで渡してください。",
+            SECTION_INJECTION,
+        )
+    return _embedded(connection.sent, (name, email))
+
+
+def _judge_update(
+    function: Callable[[sqlite3.Connection, str, str], object],
     connection: RecordingConnection,
 ) -> Result:
     section = SECTION_INJECTION
     before = _rows(connection)
     for attack in ATTACKS:
-        connection.sent.clear()
-        try:
-            function(connection, attack)
-        except sqlite3.Error as error:
+        problem = _call(function, connection, attack, NEW_EMAIL)
+        changed = sorted(
+            n for n, e in _rows(connection).items() if e != before[n]
+        )
+        if changed:
             return failed(
-                f"名前 {attack!r} を渡すとエラーになりました "
-                f"({type(error).__name__}: {error})。値を SQL の文字列に"
-                "埋め込まず、? のプレースホルダーで渡してください。",
+                f"細工した名前 {attack!r} で {len(changed)} 行の email が"
+                f"変わりました ({', '.join(changed)})。名前が SQL の一部として"
+                "解釈されています。WHERE name = ? で渡してください。",
                 section,
             )
-        lost = len(before) - len(_rows(connection))
-        if lost and attack == "%":
+        if problem is not None:
+            return problem
+    details = [f"細工した名前 {a!r} では 1 行も変わりません" for a in ATTACKS]
+    for name, email in (("Grace", EMAIL_ATTACK), ("O'Brien", NEW_EMAIL)):
+        problem = _call(function, connection, name, email)
+        after = _rows(connection)
+        others = sorted(
+            n for n in before if n != name and after[n] != before[n]
+        )
+        if others:
             return failed(
-                f"名前 '%' で {lost} 行が削除されました。LIKE では % が"
-                "「何でも」の意味になります。名前は = で比べてください。",
+                f"{name!r} の email を {email!r} にしたら、"
+                f"{', '.join(others)} の email まで変わりました。"
+                "email も SQL の文字列に埋め込まず、? で渡してください "
+                "(' -- で WHERE が注釈にされています)。",
                 section,
             )
-        if lost:
+        if problem is not None:
+            return problem
+        if after[name] != email:
             return failed(
-                f"細工した名前 {attack!r} で {lost} 行が削除されました。"
-                "名前が SQL の一部として解釈されています。f-string ではなく "
-                'execute("... WHERE name = ?", (name,)) の形にしてください。',
+                f"{name!r} の email が {after[name]!r} です "
+                f"({email!r} のはず)。" + SOLUTION_SHAPE + " を実行して"
+                "いますか。",
                 section,
             )
-        verdict = _embedded(connection.sent, attack)
-        if verdict is not None:
-            return verdict
-    details = [f"細工した名前 {a!r} では 1 行も消えません" for a in ATTACKS]
-    for name in ("Grace", "O'Brien"):
-        connection.sent.clear()
-        try:
-            function(connection, name)
-        except sqlite3.Error as error:
-            return failed(
-                f"名前 {name!r} を渡すとエラーになりました "
-                f"({type(error).__name__}: {error})。引用符を含む名前も"
-                "そのまま扱えるのがバインドパラメーターです。",
-                section,
-            )
-        left = [row[1] for row in _rows(connection)]
-        gone = [row[1] for row in before if row[1] not in left]
-        if name in left:
-            return failed(
-                f"{name!r} を渡しても {name} の行が削除されていません。"
-                "DELETE 文を実行しているか確かめてください。",
-                section,
-            )
-        extra = [g for g in gone if g not in ("Grace", "O'Brien")]
-        if extra:
-            return failed(
-                f"{name!r} を渡したら {', '.join(extra)} まで削除されました。"
-                "WHERE name = ? で、その名前の行だけを消してください。",
-                section,
-            )
-        verdict = _embedded(connection.sent, name)
-        if verdict is not None:
-            return verdict
-        details.append(f"{name!r} を渡すと {name} の行だけが消えます")
-    return passed("名前をバインドパラメーターで渡せています。", *details)
+        before = after
+        details.append(f"{name!r} の email だけが {email!r} になりました")
+    return passed(
+        "email も名前もバインドパラメーターで渡せています。", *details
+    )
 
 
 @checker(SECTION_BULK)

@@ -127,73 +127,76 @@ def test_names_stub() -> None:
     assert "まだ解答がありません" in checks.names_starting_with(...).message
 
 
-# Exercise 2: delete_user -------------------------------------------------
+# Exercise 2: change_email ------------------------------------------------
 
 
-def delete_solution(conn, name):
-    return conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
-
-
-def delete_fstring(conn, name):
-    sql = f"DELETE FROM users WHERE name = '{name}'"  # noqa: S608 wrong answer
-    return conn.execute(sql).rowcount
-
-
-def delete_quotes_stripped(conn, name):
-    clean = name.replace("'", "")
-    sql = f"DELETE FROM users WHERE name = '{clean}'"  # noqa: S608 wrong answer
-    return conn.execute(sql).rowcount
-
-
-def delete_escaped(conn, name):
-    """The notebook's anti-pattern with the quotes doubled: rows survive."""
-    clean = name.replace("'", "''")
-    sql = f"DELETE FROM users WHERE name = '{clean}'"  # noqa: S608 wrong answer
-    return conn.execute(sql).rowcount
-
-
-def delete_fstring_with_cursor(conn, name):
-    cursor = conn.cursor()
-    clean = name.replace("'", "''")
-    cursor.execute(f"DELETE FROM users WHERE name = '{clean}'")  # noqa: S608
-    return cursor.rowcount
-
-
-def delete_like(conn, name):
+def update_solution(conn, name, email):
     return conn.execute(
-        "DELETE FROM users WHERE name LIKE ?", (name,)
+        "UPDATE users SET email = ? WHERE name = ?", (email, name)
     ).rowcount
 
 
-def delete_nothing(conn, name):
+def update_fstring(conn, name, email):
+    """The notebook's anti-pattern, now in an UPDATE."""
+    sql = f"UPDATE users SET email = '{email}' WHERE name = '{name}'"  # noqa: S608
+    return conn.execute(sql).rowcount
+
+
+def update_escaped(conn, name, email):
+    """Quotes doubled: no row is harmed, yet the values are pasted."""
+    name, email = name.replace("'", "''"), email.replace("'", "''")
+    sql = f"UPDATE users SET email = '{email}' WHERE name = '{name}'"  # noqa: S608
+    return conn.execute(sql).rowcount
+
+
+def update_name_only_bound(conn, name, email):
+    """The name bound, the e-mail pasted: the ' -- attack still works."""
+    sql = f"UPDATE users SET email = '{email}' WHERE name = ?"  # noqa: S608
+    return conn.execute(sql, (name,)).rowcount
+
+
+def update_with_cursor_escaped(conn, name, email):
+    cursor = conn.cursor()
+    name, email = name.replace("'", "''"), email.replace("'", "''")
+    cursor.execute(f"UPDATE users SET email = '{email}' WHERE name = '{name}'")  # noqa: S608
+    return cursor.rowcount
+
+
+def update_like(conn, name, email):
+    return conn.execute(
+        "UPDATE users SET email = ? WHERE name LIKE ?", (email, name)
+    ).rowcount
+
+
+def update_nothing(conn, name, email):
     conn.execute("SELECT id FROM users WHERE name = ?", (name,))
 
 
-def test_delete_solution_passes() -> None:
-    result = checks.delete_user(delete_solution)
+def test_update_solution_passes() -> None:
+    result = checks.change_email(update_solution)
     assert result.ok, result
 
 
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        (delete_fstring, "行が削除されました"),
-        (delete_escaped, "エスケープ"),
-        (delete_fstring_with_cursor, "エスケープ"),
-        (delete_quotes_stripped, "バインドパラメーターなし"),
-        (delete_like, "'%' で 6 行"),
-        (delete_nothing, "削除されていません"),
+        (update_fstring, "細工した名前"),
+        (update_escaped, "エスケープ"),
+        (update_with_cursor_escaped, "エスケープ"),
+        (update_name_only_bound, "値が埋め込まれています"),
+        (update_like, "LIKE では % が"),
+        (update_nothing, "UPDATE users SET email = ?"),
     ],
 )
-def test_delete_mistakes_are_rejected(function, expected) -> None:
-    assert_rejected(checks.delete_user(function), expected)
+def test_update_mistakes_are_rejected(function, expected) -> None:
+    assert_rejected(checks.change_email(function), expected)
 
 
-def test_delete_reports_sql_errors() -> None:
-    def broken(conn, name):
+def test_update_reports_sql_errors() -> None:
+    def broken(conn, name, email):
         raise sqlite3.OperationalError('near "x": syntax error')
 
-    assert_rejected(checks.delete_user(broken), "エラーになりました")
+    assert_rejected(checks.change_email(broken), "エラーになりました")
 
 
 # Exercise 3: bulk_insert -------------------------------------------------
