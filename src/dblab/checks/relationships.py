@@ -7,8 +7,9 @@
 - :func:`orphan_cascade`: the learner's mapped parent class has a
   one-to-many ``relationship`` with ``back_populates`` and
   ``all, delete-orphan``, and it behaves so in a sandbox of its own.
-- :func:`address_counts`: the learner's ``addresses_per_user(session)``
-  returns ``(name, count)`` rows equal to the truth, in the asked order.
+- :func:`address_counts`: the learner's ``few_addresses(session)``
+  returns ``(name, count)`` for the users with at most one address
+  (GROUP BY + HAVING, counted in one SELECT), fewest first.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SECTION_N_PLUS_ONE = f"{NOTEBOOK}「N+1 問題」"
 USERS = 30
 """Users in the exercise sandbox; user ``i`` has ``i % 4`` addresses."""
 MAX_STATEMENTS = 2
+FEW_ADDRESSES = 1
+"""Exercise 3 lists the users with at most this many addresses."""
 
 METADATA = sa.MetaData()
 USERS_TABLE = sa.Table(
@@ -348,6 +351,14 @@ def _where_counted(log: sqllog.SQLLog) -> Result | None:
             SECTION_GROUP,
             *log.lines(parameters=False, limit=3),
         )
+    if " HAVING " not in selects[0].sql.upper():
+        return failed(
+            "送られた SELECT に HAVING がありません。全員分を受け取って "
+            "Python で絞り込むのではなく、集計した数の条件を "
+            f"having(func.count(Address.id) <= {FEW_ADDRESSES}) で"
+            "データベースに任せてください。",
+            SECTION_GROUP,
+        )
     if " ORDER BY " not in selects[0].sql.upper():
         return failed(
             "送られた SELECT に ORDER BY がありません。sorted() で Python "
@@ -358,8 +369,22 @@ def _where_counted(log: sqllog.SQLLog) -> Result | None:
 
 
 def _count_truth(engine: Engine) -> list[tuple[str, int]]:
+    """Users with at most :data:`FEW_ADDRESSES`: fewest first, then name."""
     rows = [(name, len(emails)) for name, emails in _truth(engine).values()]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
+    few = [row for row in rows if row[1] <= FEW_ADDRESSES]
+    return sorted(few, key=lambda row: (row[1], row[0]))
+
+
+def _aggregate_in_where(error: sa.exc.DBAPIError) -> Result:
+    text = str(error.orig).lower()
+    if "aggregate" in text or "group function" in text:
+        return failed(
+            "集計関数 (count) の条件を where に書いたので、データベースが"
+            "エラーにしました。where は集計の前の行を絞り込みます。集計した"
+            "結果で絞り込むのは having(...) です。",
+            SECTION_GROUP,
+        )
+    raise error
 
 
 @checker(SECTION_GROUP)
@@ -367,14 +392,17 @@ def address_counts(
     addresses_per_user: Callable[[Session], Iterable[object]],
     engine: Engine,
 ) -> Result:
-    """Exercise 3: (name, count) per user, count desc then name."""
+    """Exercise 3: users with <= 1 address, (name, count), fewest first."""
     section = SECTION_GROUP
     truth = _count_truth(engine)
     with Session(engine) as session, sqllog.capture(engine) as log:
-        returned = addresses_per_user(session)
-        if returned is None:
-            return not_done(section)
-        rows = [tuple(row) for row in returned]
+        try:
+            returned = addresses_per_user(session)
+            if returned is None:
+                return not_done(section)
+            rows = [tuple(row) for row in returned]
+        except sa.exc.DBAPIError as error:
+            return _aggregate_in_where(error)
     shape = _shape_problem(rows) or _where_counted(log)
     if shape is not None:
         return shape
@@ -398,7 +426,7 @@ def address_counts(
         )
     if missing and len(got) == 1:
         return failed(
-            f"1 行しか返っていません (利用者は {len(truth)} 人)。"
+            f"1 行しか返っていません (返すはずの利用者は {len(truth)} 人)。"
             "group_by がないと、集計関数は表全体を 1 行にまとめます。"
             "group_by で利用者ごとに数えてください。",
             section,
@@ -406,6 +434,15 @@ def address_counts(
     if missing:
         return failed(
             f"返っていない利用者が {len(missing)} 人います。", section
+        )
+    extra = sorted(set(names) - set(expected))
+    if extra:
+        return failed(
+            f"住所が {FEW_ADDRESSES + 1} 件以上の利用者が {len(extra)} 人"
+            f"入っています ({', '.join(extra[:3])} ...)。集計した数での"
+            f"絞り込みは having(func.count(Address.id) <= {FEW_ADDRESSES})"
+            " です。",
+            section,
         )
     wrong = {name: count for name, count in got if expected[name] != count}
     if wrong and all(name in zero and wrong[name] == 1 for name in wrong):
@@ -423,11 +460,12 @@ def address_counts(
         return failed(f"件数が違う利用者がいます: {sample}", section)
     if got != truth:
         return failed(
-            "件数は正しいのですが、並び順が違います。住所の多い順、"
+            "件数は正しいのですが、並び順が違います。住所の少ない順、"
             "同じ件数なら名前の順 (order_by) にしてください。",
             section,
         )
     return passed(
-        f"{len(got)} 人分の (名前, 住所の数) が正しい順に並んでいます。",
+        f"住所が {FEW_ADDRESSES} 件以下の {len(got)} 人の (名前, 住所の数) が"
+        "、SELECT 1 文 (GROUP BY + HAVING) で正しい順に並んでいます。",
         *(f"{name}: {count}" for name, count in got[:3]),
     )

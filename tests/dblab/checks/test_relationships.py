@@ -61,19 +61,30 @@ def selectin_users(session):
 
 
 def counts_query(session):
+    n_addresses = sa.func.count(Address.id)
     stmt = (
-        sa.select(User.name, sa.func.count(Address.id))
+        sa.select(User.name, n_addresses)
         .outerjoin(User.addresses)
         .group_by(User.id, User.name)
-        .order_by(sa.func.count(Address.id).desc(), User.name)
+        .having(n_addresses <= 1)
+        .order_by(n_addresses, User.name)
     )
     return session.execute(stmt).all()
 
 
+def test_few_addresses_solution_passes(box) -> None:
+    result = relationships.address_counts(counts_query, box.engine)
+    assert result.ok, result
+    assert "HAVING" in result.message
+
+
 def test_prepare_has_users_without_addresses(box) -> None:
-    rows = relationships._count_truth(box.engine)
-    assert len(rows) == relationships.USERS
-    assert {count for _, count in rows} == {0, 1, 2, 3}
+    truth = relationships._truth(box.engine)
+    assert len(truth) == relationships.USERS
+    assert {len(emails) for _, emails in truth.values()} == {0, 1, 2, 3}
+    few = relationships._count_truth(box.engine)
+    assert {count for _, count in few} == {0, 1}
+    assert few == sorted(few, key=lambda row: (row[1], row[0]))
 
 
 # Exercise 1: load users with addresses in <= 2 statements.
@@ -269,43 +280,57 @@ def test_orphan_cascade_stub_and_non_class() -> None:
     assert "確認中にエラー" in broken.message
 
 
-# Exercise 3: (name, count) per user.
+# Exercise 3: (name, count) of the users with at most one address.
+
+N_ADDRESSES = sa.func.count(Address.id)
+
+
+def few_query(*, join="outer", count=N_ADDRESSES, having=True, order=True):
+    """The solution, or a variant wrong in one way."""
+    stmt = sa.select(User.name, count)
+    stmt = (
+        stmt.outerjoin(User.addresses)
+        if join == "outer"
+        else stmt.join(User.addresses)
+    )
+    stmt = stmt.group_by(User.id, User.name)
+    if having:
+        stmt = stmt.having(count <= 1)
+    if order:
+        stmt = stmt.order_by(count, User.name)
+    return stmt
 
 
 def inner_join(session):
-    stmt = (
-        sa.select(User.name, sa.func.count(Address.id))
-        .join(User.addresses)
-        .group_by(User.id, User.name)
-        .order_by(sa.func.count(Address.id).desc(), User.name)
-    )
-    return session.execute(stmt).all()
+    return session.execute(few_query(join="inner")).all()
 
 
 def count_star(session):
-    stmt = (
-        sa.select(User.name, sa.func.count())
-        .outerjoin(User.addresses)
-        .group_by(User.id, User.name)
-        .order_by(sa.func.count().desc(), User.name)
-    )
+    return session.execute(few_query(count=sa.func.count())).all()
+
+
+def most_first(session):
+    stmt = few_query(order=False).order_by(N_ADDRESSES.desc(), User.name)
     return session.execute(stmt).all()
 
 
-def by_name_only(session):
+def filtered_in_python(session):
+    rows = session.execute(few_query(having=False)).all()
+    return [row for row in rows if row[1] <= 1]
+
+
+def aggregate_in_where(session):
     stmt = (
-        sa.select(User.name, sa.func.count(Address.id))
+        sa.select(User.name, N_ADDRESSES)
         .outerjoin(User.addresses)
+        .where(N_ADDRESSES <= 1)
         .group_by(User.id, User.name)
-        .order_by(User.name)
     )
     return session.execute(stmt).all()
 
 
 def without_group_by(session):
-    stmt = sa.select(User.name, sa.func.count(Address.id)).outerjoin(
-        User.addresses
-    )
+    stmt = sa.select(User.name, N_ADDRESSES).outerjoin(User.addresses)
     return session.execute(stmt).all()
 
 
@@ -317,12 +342,8 @@ def emails_not_counts(session):
 
 
 def three_columns(session):
-    stmt = (
-        sa.select(User.id, User.name, sa.func.count(Address.id))
-        .outerjoin(User.addresses)
-        .group_by(User.id, User.name)
-    )
-    return session.execute(stmt).all()
+    stmt = sa.select(User.id, User.name, N_ADDRESSES).outerjoin(User.addresses)
+    return session.execute(stmt.group_by(User.id, User.name)).all()
 
 
 def nothing(session):
@@ -333,24 +354,23 @@ def len_of_addresses(session):
     """The notebook's N+1: one SELECT per user for ``u.addresses``."""
     users = session.scalars(sa.select(User).order_by(User.name)).all()
     rows = [(u.name, len(u.addresses)) for u in users]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
+    return sorted(
+        (row for row in rows if row[1] <= 1), key=lambda r: (r[1], r[0])
+    )
 
 
 def counted_in_python(session):
     """Eager loading, then counting in Python: 2 SELECTs, no GROUP BY."""
     query = sa.select(User).options(selectinload(User.addresses))
     rows = [(u.name, len(u.addresses)) for u in session.scalars(query)]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
+    return sorted(
+        (row for row in rows if row[1] <= 1), key=lambda r: (r[1], r[0])
+    )
 
 
 def sorted_in_python(session):
-    stmt = (
-        sa.select(User.name, sa.func.count(Address.id))
-        .outerjoin(User.addresses)
-        .group_by(User.id, User.name)
-    )
-    rows = [tuple(row) for row in session.execute(stmt)]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
+    rows = [tuple(row) for row in session.execute(few_query(order=False))]
+    return sorted(rows, key=lambda row: (row[1], row[0]))
 
 
 def test_address_counts_rejects_n_plus_one(box) -> None:
@@ -365,7 +385,9 @@ def test_address_counts_rejects_n_plus_one(box) -> None:
     [
         (inner_join, "outerjoin"),
         (count_star, "count(*)"),
-        (by_name_only, "並び順"),
+        (most_first, "並び順"),
+        (filtered_in_python, "HAVING"),
+        (aggregate_in_where, "having(...)"),
         (without_group_by, "group_by"),
         (three_columns, "2 列"),
         (emails_not_counts, "整数"),
