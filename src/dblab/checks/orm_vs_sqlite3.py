@@ -1,5 +1,5 @@
 """Checkers for notebook 01 (ORM vs sqlite3): select(), bound parameters,
-one bulk INSERT.
+one bulk UPDATE.
 
 Each checker takes the learner's *function*, runs it against a freshly
 prepared SQLite sandbox (:func:`prepare`) and judges what it did: the
@@ -70,18 +70,11 @@ def prepare() -> sandbox.Sandbox:
 
 
 def bulk_rows(size: int = BULK_SIZE) -> list[dict[str, str]]:
-    """The rows the bulk-insert exercise hands to the learner's function."""
+    """The extra users of the bulk-update exercise."""
     return [
         {"name": f"bulk{n:03d}", "email": f"bulk{n:03d}@example.com"}
         for n in range(size)
     ]
-
-
-def _names(box: sandbox.Sandbox) -> list[str]:
-    with box.engine.connect() as connection:
-        return list(
-            connection.scalars(sa.select(_users.c.name).order_by(_users.c.id))
-        )
 
 
 @checker(SECTION_SELECT)
@@ -361,50 +354,100 @@ def _judge_update(
 
 
 @checker(SECTION_BULK)
-def bulk_insert(
-    function: Callable[[Session, list[dict[str, str]]], object],
+def bulk_update(
+    function: Callable[[Session, list[dict[str, object]]], object],
 ) -> Result:
-    """Exercise 3: :data:`BULK_SIZE` users added with one INSERT, committed."""
+    """Exercise 3: :data:`BULK_SIZE` e-mails changed with one UPDATE.
+
+    The sandbox gets :data:`BULK_SIZE` extra users first; the learner's
+    function receives ``{"id": ..., "email": ...}`` for each of them and
+    must change them by primary key in one statement (no SELECT), then
+    commit. The six :data:`USERS` must stay as they were.
+    """
     section = SECTION_BULK
-    rows = bulk_rows()
     box = prepare()
     try:
+        with box.engine.begin() as connection:
+            connection.execute(sa.insert(_users), bulk_rows())
+        changes = email_changes(box)
+        before = _emails(box)
         with Session(box.engine) as session:
             with sqllog.capture(box.engine) as log:
-                function(session, [dict(row) for row in rows])
-        added = [n for n in _names(box) if n.startswith("bulk")]
+                function(session, [dict(change) for change in changes])
+        after = _emails(box)
     finally:
         box.close()
-    inserts = log.count("INSERT")
-    if not log.statements and not added:
+    if not log.statements and after == before:
         return not_done(section)
-    if inserts == 0:
+    return _judge_update_rows(changes, before, after, log)
+
+
+def email_changes(box: sandbox.Sandbox) -> list[dict[str, object]]:
+    """The bulk users' ids with their new e-mail addresses."""
+    with box.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(_users.c.id, _users.c.name).where(
+                _users.c.name.like("bulk%")
+            )
+        ).all()
+    return [{"id": r.id, "email": f"{r.name}@new.example.net"} for r in rows]
+
+
+def _emails(box: sandbox.Sandbox) -> dict[int, str]:
+    with box.engine.connect() as connection:
+        query = sa.select(_users.c.id, _users.c.email)
+        return {row.id: row.email for row in connection.execute(query)}
+
+
+def _judge_update_rows(
+    changes: list[dict[str, object]],
+    before: dict[int, str],
+    after: dict[int, str],
+    log: sqllog.SQLLog,
+) -> Result:
+    section = SECTION_BULK
+    updates, selects = log.count("UPDATE"), log.count("SELECT")
+    if updates == 0:
         return failed(
-            "INSERT が 1 文も送られていません。"
-            "session.execute(insert(User), rows) を実行してください。",
+            "UPDATE が 1 文も送られていません。"
+            "session.execute(update(User), changes) を実行してください。",
             section,
         )
-    if inserts > 1:
+    if selects:
         return failed(
-            f"{len(rows)} 人の追加に INSERT が {inserts} 文送られました。"
-            "1 人ずつ add するのではなく、rows をまとめて "
-            "session.execute(insert(User), rows) に渡すと 1 文になります。",
+            f"SELECT が {selects} 文送られました。利用者をオブジェクトとして"
+            "読み込んで (session.get など) 属性を書き換えると、その分の "
+            "SELECT と記帳が要ります。主キー入りの dict のリストを "
+            "session.execute(update(User), changes) に渡せば読み込みは"
+            "要りません。",
             section,
         )
-    if not added:
+    if updates > 1:
         return failed(
-            "INSERT は送られましたが、データベースに行がありません。"
-            "最後に session.commit() を呼んでいますか?",
+            f"{len(changes)} 人の変更に UPDATE が {updates} 文送られました。"
+            "1 人ずつ update(...).where(...) を実行するのではなく、"
+            "changes をまとめて session.execute(update(User), changes) に"
+            "渡すと executemany の 1 文になります。",
             section,
         )
-    expected = sorted(row["name"] for row in rows)
-    if sorted(added) != expected:
+    if after == before:
         return failed(
-            f"{len(rows)} 人のはずが {len(added)} 人追加されました。"
-            "受け取った rows をすべて、そのまま渡してください。",
+            "UPDATE は送られましたが、データベースの email が変わって"
+            "いません。最後に session.commit() を呼んでいますか?",
+            section,
+        )
+    wanted = {change["id"]: change["email"] for change in changes}
+    wrong = [k for k, email in wanted.items() if after.get(k) != email]
+    others = [k for k in before if k not in wanted and after[k] != before[k]]
+    if wrong or others:
+        return failed(
+            f"email が正しくない利用者が {len(wrong)} 人、変えてはいけない"
+            f"利用者で変わった人が {len(others)} 人います。受け取った changes "
+            "をそのまま渡してください (WHERE は主キー id から作られます)。",
             section,
         )
     return passed(
-        f"{len(rows)} 人を INSERT 1 文 (executemany) で追加できました。",
+        f"{len(changes)} 人の email を UPDATE 1 文 (executemany) で"
+        "変えられました。SELECT はありません。",
         log.lines(parameters=False, limit=3)[0].strip(),
     )

@@ -199,55 +199,66 @@ def test_update_reports_sql_errors() -> None:
     assert_rejected(checks.change_email(broken), "エラーになりました")
 
 
-# Exercise 3: bulk_insert -------------------------------------------------
+# Exercise 3: bulk_update -------------------------------------------------
 
 
-def bulk_solution(session, rows):
-    session.execute(sa.insert(User), rows)
+def bulk_solution(session, changes):
+    session.execute(sa.update(User), changes)
     session.commit()
 
 
-def bulk_per_object(session, rows):
-    for row in rows:
-        session.add(User(**row))
+def bulk_per_object(session, changes):
+    """The lesson's per-object way: load each user, set, flush."""
+    for change in changes:
+        session.get(User, change["id"]).email = change["email"]
     session.commit()
 
 
-def bulk_core_loop(session, rows):
-    for row in rows:
-        session.execute(sa.insert(User).values(**row))
+def bulk_core_loop(session, changes):
+    for change in changes:
+        session.execute(
+            sa.update(User)
+            .where(User.id == change["id"])
+            .values(email=change["email"])
+        )
     session.commit()
 
 
-def bulk_no_commit(session, rows):
-    session.execute(sa.insert(User), rows)
+def bulk_no_commit(session, changes):
+    session.execute(sa.update(User), changes)
 
 
-def bulk_half(session, rows):
-    session.execute(sa.insert(User), rows[: len(rows) // 2])
+def bulk_half(session, changes):
+    session.execute(sa.update(User), changes[: len(changes) // 2])
+    session.commit()
+
+
+def bulk_everyone_same(session, changes):
+    session.execute(sa.update(User).values(email=User.name + "@x.example"))
     session.commit()
 
 
 def test_bulk_solution_passes() -> None:
-    result = checks.bulk_insert(bulk_solution)
+    result = checks.bulk_update(bulk_solution)
     assert result.ok, result
 
 
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        (bulk_per_object, f"INSERT が {checks.BULK_SIZE} 文"),
-        (bulk_core_loop, f"INSERT が {checks.BULK_SIZE} 文"),
+        (bulk_per_object, "SELECT が"),
+        (bulk_core_loop, f"UPDATE が {checks.BULK_SIZE} 文"),
         (bulk_no_commit, "commit"),
-        (bulk_half, f"{checks.BULK_SIZE // 2} 人追加"),
+        (bulk_half, f"正しくない利用者が {checks.BULK_SIZE // 2} 人"),
+        (bulk_everyone_same, "変わった人が 6 人"),
     ],
 )
 def test_bulk_mistakes_are_rejected(function, expected) -> None:
-    assert_rejected(checks.bulk_insert(function), expected)
+    assert_rejected(checks.bulk_update(function), expected)
 
 
 def test_bulk_stub() -> None:
-    def stub(session, rows): ...
+    def stub(session, changes): ...
 
-    assert "まだ解答がありません" in checks.bulk_insert(stub).message
-    assert "まだ解答がありません" in checks.bulk_insert(None).message
+    assert "まだ解答がありません" in checks.bulk_update(stub).message
+    assert "まだ解答がありません" in checks.bulk_update(None).message
