@@ -84,6 +84,8 @@ def _measure(
     notes: list[str],
 ) -> list[Result]:
     results = []
+    if section.sizes is not None and args.sizes is None:
+        sizes = section.sizes(args)
     for database in databases:
         for size in sizes:
             for result in section.measure(database, size, args, notes):

@@ -13,7 +13,6 @@ table is analyzed after seeding (see :func:`analyze`).
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from dblab import batching, revisions, sandbox, seed
 from dblab.bench import server, timing
 from dblab.bench.result import Result
 from dblab.bench.section import Chart, Section
-from dblab.bench.writer import writing
+from dblab.bench.writer import under_load
 
 Backfill = Callable[[sandbox.Sandbox], str]
 
@@ -127,7 +126,12 @@ def measure(
                 progress=False,
             )
             analyze(box)
-            seconds, stalls, note = _under_load(box, size, args, backfill)
+            seconds, stalls, note = under_load(
+                box,
+                size,
+                args.seed,
+                lambda: backfill(box),  # noqa: B023
+            )
             left = server.count_rows(box, "email IS NULL")
             if left:
                 raise RuntimeError(f"backfill left {left} NULL emails")
@@ -157,19 +161,6 @@ def analyze(box: sandbox.Sandbox) -> None:
     with box.engine.connect() as connection:
         connection.exec_driver_sql(statement.get(box.backend, "ANALYZE"))
         connection.commit()
-
-
-def _under_load(
-    box: sandbox.Sandbox, size: int, args: argparse.Namespace, run: Backfill
-) -> tuple[float, list[float], str]:
-    """Seconds of ``run``, the writer's stalls during it, and its note."""
-    with timing.frozen_garbage(size), writing(box, size, args.seed) as writer:
-        began = time.perf_counter()
-        try:
-            note = run(box)
-        finally:
-            ended = time.perf_counter()
-    return ended - began, writer.stalls(began, ended), note
 
 
 SECTION = Section(
