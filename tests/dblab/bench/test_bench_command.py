@@ -116,6 +116,8 @@ def test_registry_lists_every_section_module() -> None:
     assert {s.measure.__module__.rsplit(".", 1)[1] for s in found} == modules
     assert [s.order for s in found] == sorted(s.order for s in found)
     assert len({s.name for s in found}) == len(found)
+    for path in folder.glob("*.py"):  # sections stand alone
+        assert "dblab.bench.sections" not in path.read_text("utf-8"), path
 
 
 PROBE = """

@@ -7,7 +7,7 @@ pause, and -- for the before/after in the same run -- by the same
 helper walking with OFFSET as the kit did before. Meanwhile a second
 connection keeps updating existing rows; its worst and 99th-percentile
 write time is the stall. The batched times include the pauses. Each
-table is analyzed after seeding (see :func:`analyze`).
+table is analyzed after seeding (see :func:`dblab.bench.server.analyze`).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def measure(
                 with_null_emails=0.5,
                 progress=False,
             )
-            analyze(box)
+            server.analyze(box)
             seconds, stalls, note = under_load(
                 box,
                 size,
@@ -148,19 +148,6 @@ def measure(
             writes=len(stalls),
             note=note,
         )
-
-
-def analyze(box: sandbox.Sandbox) -> None:
-    """Statistics for the planner, as a production table has them.
-
-    Freshly seeded, PostgreSQL has none and plans each batch's
-    ``email IS NULL`` through the e-mail index (reading every NULL entry
-    per batch, 100x slower); autovacuum would analyze it soon after.
-    """
-    statement = {"postgresql": "ANALYZE users", "mysql": "ANALYZE TABLE users"}
-    with box.engine.connect() as connection:
-        connection.exec_driver_sql(statement.get(box.backend, "ANALYZE"))
-        connection.commit()
 
 
 SECTION = Section(

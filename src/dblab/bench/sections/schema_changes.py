@@ -31,7 +31,6 @@ from dblab import batching, revisions, sandbox, seed
 from dblab.bench import server
 from dblab.bench.result import Result
 from dblab.bench.section import Chart, Section
-from dblab.bench.sections.backfill import analyze
 from dblab.bench.writer import under_load
 
 Steps = list[str]
@@ -163,7 +162,7 @@ def measure(
     forms = POSTGRESQL if database.backend == "postgresql" else MARIADB
     with server.fresh(database, "bench_ddl", to=revisions.HEAD) as box:
         seed.users(box.engine, size, seed=args.seed, progress=False)
-        analyze(box)
+        server.analyze(box)
         for method, (label, steps, undo) in forms.items():
             yield _form(box, size, args, method, label, steps, notes)
             _run(box, undo)
