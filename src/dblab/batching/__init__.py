@@ -20,7 +20,8 @@ bench``). Run ``ANALYZE`` on it first, as autovacuum soon would.
 
 :func:`recommended` gives the batch size and pause measured to keep a
 concurrent writer's worst wait under 200 ms at 1M rows: on SQLite 1,000
-rows and a 50 ms pause; on the servers 2,000 rows and a 10 ms pause.
+rows and a 50 ms pause; on PostgreSQL 5,000 rows and on MariaDB 2,000,
+both with a 10 ms pause.
 
 Runs of the same job started together take their batches in turn (each
 batch first claims the job's row, so they wait for each other) and
@@ -63,7 +64,7 @@ __all__ = [
 
 RECOMMENDED = {
     "sqlite": (1000, 0.05),
-    "postgresql": (2000, 0.01),
+    "postgresql": (5000, 0.01),
     "mysql": (2000, 0.01),
 }
 """Batch size and pause per backend: see :func:`recommended`."""

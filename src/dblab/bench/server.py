@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from app.models import Base
-from dblab import migrate, sandbox, settings
+from dblab import migrate, sandbox, servers, settings
 from dblab.errors import SettingsError
 
 DRIVER_PACKAGES = {
@@ -123,9 +123,7 @@ def fresh(
         if database.box is None:
             database.box = sandbox.create("bench", server=database.server_url)
         box = database.box
-        tables = sa.MetaData()
-        tables.reflect(box.engine)
-        tables.drop_all(box.engine)
+        servers.drop_tables(box.engine)
     try:
         if to is None:
             Base.metadata.create_all(box.engine)
