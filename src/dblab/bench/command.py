@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"小さいサイズ {_sizes_text(QUICK_SIZES)} で 30 秒以内に",
+        help=f"小さいサイズ {_sizes_text(QUICK_SIZES)} で (1 分ほど)",
     )
     parser.add_argument(
         "--sizes",
