@@ -149,7 +149,8 @@ def analyze(box: sandbox.Sandbox) -> None:
 
     Freshly seeded, PostgreSQL has none and plans each batch's
     ``email IS NULL`` through the e-mail index (reading every NULL entry
-    per batch, 100x slower); autovacuum would analyze it soon after.
+    per batch, several times slower); autovacuum would analyze it soon
+    after.
     """
     statement = {"postgresql": "ANALYZE users", "mysql": "ANALYZE TABLE users"}
     with box.engine.connect() as connection:
