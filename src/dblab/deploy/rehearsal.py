@@ -95,7 +95,7 @@ def rehearse_on(
         return result
     _check_revision_and_models(result, copy, plan, app, options)
     result.problems += integrity_problems(copy.engine)
-    _check_app(result, copy.engine, app)
+    check_app(result, copy.engine, app)
     for change in compare(explained, copy.engine, app.queries):
         result.plans.append(change)
         if change.regressed:
@@ -139,7 +139,8 @@ def _check_revision_and_models(
         result.checks.append("alembic check: モデルと一致")
 
 
-def _check_app(result: Rehearsal, engine: Engine, app: App) -> None:
+def check_app(result: Rehearsal, engine: Engine, app: App) -> None:
+    """Run the app's queries, models and checks; note into ``result``."""
     problem = app_queries(engine, app)
     if problem:
         result.problems.append(problem)
