@@ -50,7 +50,7 @@ from pathlib import Path
 from alembic import context
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.pool import NullPool
 
 from app import database, models
@@ -234,6 +234,39 @@ def migration_lock(connection: Connection) -> Iterator[None]:
             connection.invalidate()
 
 
+@contextmanager
+def write_lock_at_begin(connection: Connection) -> Iterator[None]:
+    """On SQLite, each revision's transaction takes the write lock first.
+
+    With the driver recipe every transaction begins as a reader (BEGIN
+    DEFERRED); a revision that reads before it writes (batch mode
+    reflects first) cannot wait for a concurrent writer -- SQLite answers
+    "database is locked" at once rather than risk a deadlock. BEGIN
+    IMMEDIATE takes the write lock up front, waiting as long as the
+    driver's busy timeout. Without the recipe (the driver's own
+    transactions, notebook 08) nothing is changed.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+
+    def immediate(began: Connection) -> None:
+        if began is not connection:
+            return
+        driver = began.connection.driver_connection
+        if driver.isolation_level is not None:
+            return  # the driver's own transactions: leave them be
+        if driver.in_transaction:
+            driver.execute("ROLLBACK")  # the recipe's BEGIN, nothing run
+        driver.execute("BEGIN IMMEDIATE")
+
+    event.listen(connection.engine, "begin", immediate)
+    try:
+        yield
+    finally:
+        event.remove(connection.engine, "begin", immediate)
+
+
 def run_on(connection: Connection) -> None:
     """Run the migrations on one connection, one transaction per revision."""
     sqlite = connection.dialect.name == "sqlite"
@@ -243,7 +276,7 @@ def run_on(connection: Connection) -> None:
         restore = sqlite_foreign_keys(connection, None)
         sqlite_foreign_keys(connection, False)
     try:
-        with migration_lock(connection):
+        with migration_lock(connection), write_lock_at_begin(connection):
             # Issue 21: a `lock_timeout` for DDL (PostgreSQL `SET
             # lock_timeout`, MariaDB `lock_wait_timeout`) belongs here,
             # after the migration lock is held and before any revision.
