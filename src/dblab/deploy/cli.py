@@ -60,22 +60,8 @@ def checked_inputs(args: argparse.Namespace) -> targets.Targets:
             f"{folder} は migrations フォルダではありません (no env.py and "
             "versions/ there; --migrations must name one)"
         )
-    try:
-        work = settings.work_dir() / "targets"
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=work, prefix=".probe-"):
-            pass
-    except OSError as error:
-        raise DeployError(
-            f"作業フォルダ {settings.work_dir()} に書き込めません "
-            f"(work folder not writable: {error.strerror or error})。"
-            "DBLAB_WORK_DIR で書き込める場所を指定してください"
-        ) from None
-    where = targets.Targets(migrations=folder)
-    if where.backend != "sqlite":
-        settings.check_reachable(where.server)
     if args.to not in ("head", "heads"):
-        scripts = migrate.script(migrate.config(**where.options()))
+        scripts = migrate.script(migrate.config(script_location=folder))
         try:
             scripts.get_revisions(args.to)
         except Exception:
@@ -83,6 +69,21 @@ def checked_inputs(args: argparse.Namespace) -> targets.Targets:
                 f"--to {args.to}: その revision はありません (unknown "
                 "revision)。`alembic history` で ID を確かめてください"
             ) from None
+    shown = os.environ.get("DBLAB_WORK_DIR") or settings.ROOT / "work"
+    try:
+        work = settings.work_dir() / "targets"
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise DeployError(
+            f"作業フォルダ {shown} に書き込めません "
+            f"(work folder not writable: {error.strerror or error})。"
+            "DBLAB_WORK_DIR で書き込める場所を指定してください"
+        ) from None
+    where = targets.Targets(migrations=folder)
+    if where.backend != "sqlite":
+        settings.check_reachable(where.server)
     return where
 
 
