@@ -179,6 +179,10 @@ def migration_lock(connection: Connection) -> Iterator[None]:
     """Hold the database's migration lock for the whole run (see above)."""
     wait = lock_wait()
     dialect = connection.dialect.name
+    # Alembic decides at configure time whether it runs inside the
+    # caller's transaction (then it does not commit revision by revision):
+    # the transaction the lock query begins must not look like one.
+    outer = connection.in_transaction()
     if dialect == "sqlite":
         database = connection.engine.url.database
         if not database or database == ":memory:":
@@ -221,6 +225,8 @@ def migration_lock(connection: Connection) -> Iterator[None]:
     else:
         yield  # no lock known for this database
         return
+    if not outer and connection.in_transaction():
+        connection.rollback()  # a session-level lock outlives it
     try:
         yield
     finally:

@@ -192,3 +192,20 @@ def test_env_py_takes_engine_connection_or_connect(sandbox) -> None:
         assert len(message.splitlines()) == 1
         assert type(wrong).__name__ in message
     assert migrate.current(sandbox) == (revisions.HEAD,)
+
+
+def test_revisions_still_commit_one_by_one(sandbox) -> None:
+    """Taking the lock must not wrap the whole run in one transaction."""
+    from dblab.errors import MigrationError
+
+    migrate.upgrade(sandbox, "head")
+    revision_file(
+        sandbox,
+        BUMP,
+        revisions.HEAD,
+        'op.add_column("users", sa.Column("note", sa.String(20)))',
+    )
+    revision_file(sandbox, NOTE, BUMP, 'raise RuntimeError("second fails")')
+    with pytest.raises(MigrationError, match="second fails"):
+        migrate.upgrade(sandbox, "head")
+    assert migrate.current(sandbox) == (BUMP,)  # the first one stayed

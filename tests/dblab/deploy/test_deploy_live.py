@@ -97,6 +97,16 @@ def deploy_with_writer(where, key: str, **app: object):
     return report
 
 
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql", marks=[pytest.mark.server, pytest.mark.stress]
+        ),
+        pytest.param("mysql", marks=[pytest.mark.server, pytest.mark.stress]),
+    ],
+)
 def test_a_successful_deploy_with_a_writer(where) -> None:
     report = deploy_with_writer(where, "INDEX")
     assert report.ok, report
