@@ -43,7 +43,7 @@ CI_SETUP = ["uv sync --locked"]
 """The ``run:`` lines before :data:`CI_COMMANDS` (installing only)."""
 CI_COMMANDS = [
     "uv run dblab lint",
-    "uv run pytest -q -p no:cacheprovider -n 0 tests/test_migrations.py"
+    "uv run pytest -q -p no:cacheprovider -n 0 tests/kit/test_migrations.py"
     " -k up_down_consistency",
     "uv run dblab deploy --prepare",
     "uv run dblab deploy --target staging --dry-run",

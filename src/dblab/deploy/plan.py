@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 
 from dblab import lint, migrate
 from dblab.errors import DblabError
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Plan:
 
 
 def make_plan(
-    name: str, target: Sandbox, to: str, options: dict[str, object]
+    name: str, target: KitDatabase, to: str, options: dict[str, object]
 ) -> Plan:
     """The plan of ``target`` (called ``name``) up to revision ``to``."""
     scripts = migrate.script(migrate.config(**options))
@@ -84,7 +84,7 @@ def make_plan(
 
 
 def offline_sql(
-    target: Sandbox, revision_range: str, options: dict[str, object]
+    target: KitDatabase, revision_range: str, options: dict[str, object]
 ) -> str:
     """The SQL for review; SQLite's batch mode needs a live database,
     so there the SQL is shown as PostgreSQL would run it."""

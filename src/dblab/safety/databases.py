@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dblab.errors import DblabError
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 
-Database = Sandbox | Engine
+Database = KitDatabase | Engine
 
 
 class BackupError(DblabError):
@@ -18,7 +18,7 @@ class BackupError(DblabError):
 
 def engine_of(db: Database) -> Engine:
     """The engine of a sandbox, or the engine itself."""
-    if isinstance(db, Sandbox):
+    if isinstance(db, KitDatabase):
         return db.engine
     if isinstance(db, Engine):
         return db
@@ -36,5 +36,7 @@ def database_name(db: Database) -> str:
                 "メモリ上の SQLite はバックアップできません "
                 "(in-memory SQLite cannot be backed up)"
             )
-        return db.name if isinstance(db, Sandbox) else Path(url.database).stem
+        return (
+            db.name if isinstance(db, KitDatabase) else Path(url.database).stem
+        )
     return str(url.database)

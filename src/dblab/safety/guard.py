@@ -30,7 +30,7 @@ from dblab.safety.fingerprints import Fingerprint, fingerprint
 from dblab.safety.health import Check, integrity_problems, run_check
 from dblab.safety.restores import restore_in_place, verify_backup
 from dblab.safety.tools import TOOLS, Tools, find_tool
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 from dblab.steps import Step, StepLog, one_line
 
 
@@ -324,7 +324,7 @@ class _Migrator:
         self.engine = engine_of(db)
         self.sandbox = None
         if config is None:
-            if not isinstance(db, Sandbox):
+            if not isinstance(db, KitDatabase):
                 raise GuardError(
                     "Engine を渡すときは Alembic の config も渡してください "
                     "(config= is required with an Engine)"
@@ -387,6 +387,6 @@ class _Migrator:
 
 
 def _server_of(db: Database) -> URL | Database:
-    if isinstance(db, Sandbox) and db.server is not None:
+    if isinstance(db, KitDatabase) and db.server is not None:
         return db.server
     return db

@@ -41,6 +41,7 @@ from dblab.safety.tools import (
     sqlite_read_only,
 )
 from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 
 
 def restore(
@@ -118,7 +119,7 @@ def restore_in_place(
             f"{item.path.name} はデータベース {item.database} のバックアップ"
             f"です (backup of {item.database}, not {name})"
         )
-    if server is None and isinstance(db, Sandbox):
+    if server is None and isinstance(db, KitDatabase):
         server = db.server
     if server is None or server.database in (None, name):
         server = url.set(
@@ -303,7 +304,7 @@ def verify_backup(
 def server_for(item: Backup, server: URL | Database | None) -> URL:
     if item.backend == "sqlite":
         return URL.create("sqlite")
-    if isinstance(server, Sandbox):
+    if isinstance(server, KitDatabase):
         server = server.server or server.url
     elif isinstance(server, Engine):
         server = server.url
