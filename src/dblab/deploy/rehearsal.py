@@ -21,7 +21,7 @@ from dblab.deploy.plan import Plan
 from dblab.errors import DblabError
 from dblab.safety import Backup, Fingerprint
 from dblab.safety.health import Check, integrity_problems, run_check
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 from dblab.steps import one_line
 
 
@@ -74,7 +74,7 @@ class Rehearsal:
 
 
 def rehearse_on(
-    copy: Sandbox, plan: Plan, app: App, options: dict[str, object]
+    copy: KitDatabase, plan: Plan, app: App, options: dict[str, object]
 ) -> Rehearsal:
     """Upgrade ``copy`` to the plan's heads and check what ``app`` needs.
 
@@ -118,7 +118,7 @@ def rehearse_on(
 
 def _check_revision_and_models(
     result: Rehearsal,
-    copy: Sandbox,
+    copy: KitDatabase,
     plan: Plan,
     app: App,
     options: dict[str, object],

@@ -22,21 +22,15 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from dblab import migrate, safety, schema, settings, targets
+from dblab.deploy import verification
 from dblab.deploy.aftermath import Aftermath, aftermath
 from dblab.deploy.plan import Plan, make_plan
 from dblab.deploy.preflight import DeployError, check_target, shown
 from dblab.deploy.records import Records, state_digest
-from dblab.deploy.rehearsal import (
-    App,
-    Rehearsal,
-    check_app,
-    first_lines,
-    rehearse_on,
-)
+from dblab.deploy.rehearsal import App, Rehearsal, rehearse_on
 from dblab.errors import DblabError
 from dblab.safety import Backup, Fingerprint
 from dblab.safety.discards import Discards, since_backup
-from dblab.safety.health import integrity_problems
 from dblab.steps import Step, StepLog
 
 STEPS = {
@@ -298,41 +292,10 @@ class Runbook:
         record: Mapping[str, object],
         before: schema.Snapshot,
     ) -> str:
-        """What the plan changes, against the rehearsal; raise if not so.
-
-        The schema changes (from ``before``, the target's schema before
-        the apply) must be the rehearsed ones; current == heads; ``alembic
-        check`` clean; integrity; the app's queries, models and checks
-        pass on the target. Rows written meanwhile by others are not a
-        difference: the database is in use.
-        """
-        problems = []
-        now = tuple(sorted(migrate.current(self.target)))
-        if now != plan.heads:
-            problems.append(f"current {now} != heads {plan.heads}")
-        after = schema.snapshot(self.target.engine, count_rows=False)
-        changes = schema.diff(before, after).changes
-        if changes != list(record.get("schema_changes") or []):
-            problems.append(
-                f"スキーマの変化がリハーサルと違う (schema changes differ): "
-                f"{changes}"
-            )
-        drift = migrate.check(self.target, **self._options())
-        if drift:
-            problems.append(f"alembic check: {first_lines(drift)}")
-        problems += integrity_problems(self.target.engine)
-        checked = Rehearsal(True, self.name)
-        check_app(checked, self.target.engine, self.app)
-        problems += checked.problems
-        if problems:
-            raise DeployError(
-                "検証で違いが見つかりました (verification failed): "
-                + "; ".join(problems)
-            )
-        return (
-            f"スキーマの変化 {len(changes)} 件はリハーサルどおり、"
-            "current == heads、alembic check OK、"
-            f"アプリの確認 {len(checked.checks)} 件 OK"
+        """What the plan changes, against the rehearsal (see
+        :func:`dblab.deploy.verification.verify`); raise if not so."""
+        return verification.verify(
+            self.target, plan, record, before, self.app, self._options()
         )
 
     def restore(self, backup: Backup | str) -> Report:

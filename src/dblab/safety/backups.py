@@ -44,7 +44,7 @@ from dblab.safety.tools import (
     sqlite_read_only,
     version,
 )
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 
 FORMAT = "dblab-backup/1"
 SUFFIX = {"sqlite": "sqlite", "postgresql": "dump", "mysql": "sql"}
@@ -246,7 +246,7 @@ def _dump_mysql(
         [program, *args, *options, "-r", str(partial), str(url.database)],
         env,
     )
-    server = db.server if isinstance(db, Sandbox) else None
+    server = db.server if isinstance(db, KitDatabase) else None
     scratch = sandboxes.create(
         "backup_check", server=server or url.set(database=None)
     )

@@ -319,7 +319,7 @@ def server_for(item: Backup, server: URL | Database | None) -> URL:
 
 
 def copy_into(
-    item: str | Path | Backup, other: Sandbox, *, tools: Tools = None
+    item: str | Path | Backup, other: KitDatabase, *, tools: Tools = None
 ) -> Fingerprint:
     """Replace ``other``'s data with the backup of ANOTHER database.
 
