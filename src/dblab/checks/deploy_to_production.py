@@ -42,7 +42,7 @@ CI_FILE = settings.ROOT / "docs" / "ci" / "migrations.yml"
 CI_SETUP = ["uv sync --locked"]
 """The ``run:`` lines before :data:`CI_COMMANDS` (installing only)."""
 CI_COMMANDS = [
-    "uv run dblab lint",
+    f"uv run dblab lint --since {revisions.HEAD}",
     "uv run pytest -q -p no:cacheprovider -n 0 tests/kit/test_migrations.py"
     " -k up_down_consistency",
     "uv run dblab deploy --prepare",
