@@ -241,9 +241,14 @@ def test_failing_revision_is_undone_by_the_guarded_upgrade(
     add_revision(sandbox, HALF_WAY, "0badf00d0001")
     before = safety.fingerprint(sandbox)
 
-    report = safety.guarded_upgrade(sandbox, to="head", backup_dir=tmp_path)
+    report = safety.guarded_upgrade(
+        sandbox, to="head", backup_dir=tmp_path, restore=True
+    )
 
     assert not report.ok and report.restored
+    assert report.discarded is not None  # counted before the restore
+    if sandbox.backend != "mysql":  # only MariaDB kept half a revision
+        assert not report.discarded
     assert "boom half-way" in report.error
     status = {step.key: step.status for step in report.steps}
     assert status == {
@@ -267,6 +272,28 @@ def test_failing_revision_is_undone_by_the_guarded_upgrade(
     assert "失敗、復元済み" in text
     with pytest.raises(GuardError, match="boom half-way"):
         report.raise_for_failure()
+
+
+def test_failing_revision_is_reported_not_restored_by_default(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """No restore unless asked: the report says what is true instead."""
+    (head,) = seeded(sandbox)
+    add_revision(sandbox, HALF_WAY, "0badf00d0001")
+    before = safety.fingerprint(sandbox)
+    report = safety.guarded_upgrade(sandbox, to="head", backup_dir=tmp_path)
+    assert not report.ok and not report.restored
+    assert report.steps[-1].key == "restore"
+    assert report.steps[-1].status == "skipped"
+    assert report.revision_after == migrate.current(sandbox) == (head,)
+    assert "restore_in_place" in report.outcome
+    if sandbox.backend == "mysql":  # DDL committed, and the UPDATE with it
+        assert "leftover" in tables(sandbox)
+        assert report.discarded and "users" in report.discarded
+    else:  # transactional DDL: the revision rolled itself back
+        assert safety.fingerprint(sandbox) == before
+        assert report.discarded is not None and not report.discarded
+    assert report.backup is not None and report.backup.path.exists()
 
 
 @pytest.fixture
@@ -301,7 +328,10 @@ def test_failing_check_restores_the_database(
     add_revision(sqlite_box, GOOD, "0badf00d0002")
     before = safety.fingerprint(sqlite_box)
     report = safety.guarded_upgrade(
-        sqlite_box, backup_dir=tmp_path, check=lambda engine: "行数が違う"
+        sqlite_box,
+        backup_dir=tmp_path,
+        check=lambda engine: "行数が違う",
+        restore=True,
     )
     assert report.restored and not report.ok
     assert "行数が違う" in report.error
@@ -377,7 +407,7 @@ def test_mismatch_after_restore_is_never_success(
             lambda item, db, **_: safety.fingerprint(db),
         )
         with pytest.raises(GuardError, match="一致しません") as caught:
-            safety.guarded_upgrade(box, backup_dir=tmp_path)
+            safety.guarded_upgrade(box, backup_dir=tmp_path, restore=True)
         report = caught.value.report
         assert not report.ok and not report.restored
         assert report.steps[-1].key == "restore"
