@@ -47,10 +47,9 @@ def path() -> Path:
     return settings.work_dir() / FILE_NAME
 
 
-def key(module: str, name: str) -> str:
-    """``relationships.eager_users`` for ``dblab.checks.relationships``."""
-    short = module.removeprefix("dblab.checks.").split(".")[0]
-    return f"{short}.{name}"
+def key(section: str, name: str) -> str:
+    """``02_relationships.eager_users``: the notebook its section names."""
+    return f"{section.split('「')[0].strip()}.{name}"
 
 
 def load(file: Path | None = None) -> dict[str, dict]:
@@ -93,7 +92,7 @@ def enabled() -> bool:
     return "PYTEST_CURRENT_TEST" not in os.environ
 
 
-def record(module: str, name: str, ok: bool) -> None:
+def record(section: str, name: str, ok: bool) -> None:
     """Note one checker outcome; a done exercise stays done."""
     if not enabled():
         return
@@ -102,7 +101,7 @@ def record(module: str, name: str, ok: bool) -> None:
         with _locked(folder):
             file = folder / FILE_NAME
             exercises = load(file)
-            entry = exercises.setdefault(key(module, name), {})
+            entry = exercises.setdefault(key(section, name), {})
             entry["status"] = (
                 DONE if ok or entry.get("status") == DONE else (TRIED)
             )
@@ -162,8 +161,8 @@ def exercises(notebook: Path) -> list[str]:
             continue
         for _alias, name in CALL.findall(cell.source):
             if _is_checker(module, name):
-                if f"{module}.{name}" not in found:
-                    found.append(f"{module}.{name}")
+                if f"{notebook.stem}.{name}" not in found:
+                    found.append(f"{notebook.stem}.{name}")
     return found
 
 

@@ -35,18 +35,18 @@ def test_a_checker_call_records_its_outcome(work_folder: Path) -> None:
     assert start_here.employee_key("users.id").ok
     assert not inheritance.choose_strategy({"A": "joined", "B": "joined"}).ok
     data = json.loads((work_folder / "progress.json").read_text("utf-8"))
-    assert data["exercises"]["start_here.employee_key"]["status"] == "done"
-    assert status("inheritance.choose_strategy") == "tried"
+    assert data["exercises"]["00_start_here.employee_key"]["status"] == "done"
+    assert status("03_inheritance.choose_strategy") == "tried"
     assert settings.ROOT not in (work_folder / "progress.json").parents
 
 
 def test_wrong_then_right_is_done_and_stays_done() -> None:
     assert not start_here.employee_key("employees.id").ok
-    assert status("start_here.employee_key") == "tried"
+    assert status("00_start_here.employee_key") == "tried"
     assert start_here.employee_key("users.id").ok
-    assert status("start_here.employee_key") == "done"
+    assert status("00_start_here.employee_key") == "done"
     assert not start_here.employee_key("users").ok
-    entry = progress.load()["start_here.employee_key"]
+    entry = progress.load()["00_start_here.employee_key"]
     assert entry["status"] == "done" and entry["tries"] == 3
 
 
@@ -106,7 +106,7 @@ def test_a_corrupt_file_is_read_as_empty(work_folder: Path) -> None:
     (work_folder / "progress.json").write_text("{not json", "utf-8")
     assert progress.load() == {}
     assert start_here.employee_key("users.id").ok
-    assert status("start_here.employee_key") == "done"
+    assert status("00_start_here.employee_key") == "done"
 
 
 WRITER = """
@@ -114,8 +114,8 @@ import sys
 from dblab import progress
 tag, rounds = sys.argv[1], int(sys.argv[2])
 for n in range(rounds):
-    progress.record("dblab.checks.shared", "exercise", n % 2 == 0)
-    progress.record(f"dblab.checks.{tag}", f"exercise_{n}", False)
+    progress.record("shared「x」", "exercise", n % 2 == 0)
+    progress.record(f"{tag}「x」", f"exercise_{n}", False)
 """
 
 
@@ -143,9 +143,9 @@ def test_two_processes_at_once_lose_nothing(work_folder: Path) -> None:
 def test_reset_keeps_progress_unless_asked(work_folder: Path, capsys) -> None:
     start_here.employee_key("users.id")
     assert cli.main(["reset"]) == 0
-    assert status("start_here.employee_key") == "done"
+    assert status("00_start_here.employee_key") == "done"
     assert cli.main(["reset", "--progress", "--dry-run"]) == 0
-    assert status("start_here.employee_key") == "done"
+    assert status("00_start_here.employee_key") == "done"
     assert cli.main(["reset", "--progress"]) == 0
     assert not (work_folder / "progress.json").exists()
     assert "演習の記録を削除しました" in capsys.readouterr().out

@@ -117,7 +117,7 @@ def checker(
                     section,
                 )
             if result.message != NOT_DONE:
-                progress.record(check.__module__, check.__name__, result.ok)
+                progress.record(section, check.__name__, result.ok)
             return result
 
         run.section = section  # type: ignore[attr-defined]

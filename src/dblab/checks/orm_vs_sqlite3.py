@@ -357,13 +357,8 @@ def _judge_update(
 def bulk_update(
     function: Callable[[Session, list[dict[str, object]]], object],
 ) -> Result:
-    """Exercise 3: :data:`BULK_SIZE` e-mails changed with one UPDATE.
-
-    The sandbox gets :data:`BULK_SIZE` extra users first; the learner's
-    function receives ``{"id": ..., "email": ...}`` for each of them and
-    must change them by primary key in one statement (no SELECT), then
-    commit. The six :data:`USERS` must stay as they were.
-    """
+    """Exercise 3: the e-mails of :data:`BULK_SIZE` extra users changed by
+    primary key in one UPDATE, no SELECT, committed; :data:`USERS` kept."""
     section = SECTION_BULK
     box = prepare()
     try:

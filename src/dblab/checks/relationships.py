@@ -1,15 +1,11 @@
 """Checkers for notebook 02 (relationships): N+1, cascade, group-by.
 
-- :func:`prepare`: a sandbox with the notebook's ``users`` / ``addresses``
-  tables and a fixed set of rows (some users have no address at all).
-- :func:`eager_users`: the learner's ``load_users(session)`` returns every
-  user with the right addresses, in at most two statements.
-- :func:`orphan_cascade`: the learner's mapped parent class has a
-  one-to-many ``relationship`` with ``back_populates`` and
-  ``all, delete-orphan``, and it behaves so in a sandbox of its own.
-- :func:`address_counts`: the learner's ``few_addresses(session)``
-  returns ``(name, count)`` for the users with at most one address
-  (GROUP BY + HAVING, counted in one SELECT), fewest first.
+:func:`prepare` fills the notebook's ``users`` / ``addresses`` (some users
+have none); :func:`eager_users` wants every user with addresses in <= 2
+statements; :func:`orphan_cascade` a two-way ``relationship`` with
+``all, delete-orphan`` that behaves so; :func:`address_counts` the
+``(name, count)`` of the users with <= 1 address, in one SELECT (GROUP BY
++ HAVING), fewest first.
 """
 
 from __future__ import annotations
@@ -25,18 +21,32 @@ from sqlalchemy.orm import RelationshipDirection, Session
 
 from dblab import sandbox, sqllog
 from dblab.checks import Result, checker, failed, not_done, passed
+from dblab.checks.relationships_counts import (
+    FEW_ADDRESSES,
+    MAX_STATEMENTS,
+    SECTION_GROUP,
+    SECTION_N_PLUS_ONE,
+    _count_truth,
+    address_counts,
+)
+
+__all__ = [
+    "FEW_ADDRESSES",
+    "SECTION_GROUP",
+    "SECTION_N_PLUS_ONE",
+    "_count_truth",
+    "address_counts",
+    "eager_users",
+    "orphan_cascade",
+    "prepare",
+]
 
 NOTEBOOK = "02_relationships"
 SECTION_EAGER = f"{NOTEBOOK}「N+1 を直す: selectinload と joinedload」"
 SECTION_CASCADE = f"{NOTEBOOK}「カスケード: 一緒に消えるもの」"
-SECTION_GROUP = f"{NOTEBOOK}「結合と集計」"
-SECTION_N_PLUS_ONE = f"{NOTEBOOK}「N+1 問題」"
 
 USERS = 30
 """Users in the exercise sandbox; user ``i`` has ``i % 4`` addresses."""
-MAX_STATEMENTS = 2
-FEW_ADDRESSES = 1
-"""Exercise 3 lists the users with at most this many addresses."""
 
 METADATA = sa.MetaData()
 USERS_TABLE = sa.Table(
@@ -307,165 +317,4 @@ def orphan_cascade(cls: type) -> Result:
         f"{where}: back_populates={rel.back_populates!r}, "
         f"cascade に delete と delete-orphan があり、"
         "外した住所も、消した利用者の住所も削除されました。"
-    )
-
-
-def _shape_problem(rows: list[tuple]) -> Result | None:
-    """A failure when the rows are not (name, integer count) pairs."""
-    section = SECTION_GROUP
-    if not rows:
-        return failed("1 行も返っていません。", section)
-    if any(len(row) != 2 for row in rows):
-        return failed(
-            f"各行は (名前, 住所の数) の 2 列にしてください "
-            f"(最初の行: {rows[0]!r})。",
-            section,
-        )
-    if not all(isinstance(count, int) for _, count in rows):
-        return failed(
-            "2 列目は住所の数 (整数) にしてください "
-            f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
-            section,
-        )
-    return None
-
-
-def _where_counted(log: sqllog.SQLLog) -> Result | None:
-    """A failure when the counting or sorting happened in Python."""
-    selects = [s for s in log.statements if s.kind == "SELECT"]
-    if len(selects) > MAX_STATEMENTS:
-        return failed(
-            f"SQL を {len(selects)} 文送っています (利用者ごとに住所を"
-            "読み込む N+1 問題です)。len(user.addresses) で数えると、"
-            "利用者 1 人ごとに SELECT が 1 文増えます。"
-            "func.count と group_by で、1 文の SELECT で数えてください。",
-            SECTION_N_PLUS_ONE,
-            *log.lines(parameters=False, limit=3),
-        )
-    if len(selects) != 1 or " GROUP BY " not in selects[0].sql.upper():
-        return failed(
-            f"SELECT が {len(selects)} 文で、GROUP BY のある文がありません。"
-            "住所を読み込んで Python で数えるのではなく、"
-            "func.count(Address.id) と group_by でデータベースに数えさせ、"
-            "1 文で受け取ってください。",
-            SECTION_GROUP,
-            *log.lines(parameters=False, limit=3),
-        )
-    if " HAVING " not in selects[0].sql.upper():
-        return failed(
-            "送られた SELECT に HAVING がありません。全員分を受け取って "
-            "Python で絞り込むのではなく、集計した数の条件を "
-            f"having(func.count(Address.id) <= {FEW_ADDRESSES}) で"
-            "データベースに任せてください。",
-            SECTION_GROUP,
-        )
-    if " ORDER BY " not in selects[0].sql.upper():
-        return failed(
-            "送られた SELECT に ORDER BY がありません。sorted() で Python "
-            "側で並べ替えず、order_by でデータベースに並べさせてください。",
-            SECTION_GROUP,
-        )
-    return None
-
-
-def _count_truth(engine: Engine) -> list[tuple[str, int]]:
-    """Users with at most :data:`FEW_ADDRESSES`: fewest first, then name."""
-    rows = [(name, len(emails)) for name, emails in _truth(engine).values()]
-    few = [row for row in rows if row[1] <= FEW_ADDRESSES]
-    return sorted(few, key=lambda row: (row[1], row[0]))
-
-
-def _aggregate_in_where(error: sa.exc.DBAPIError) -> Result:
-    text = str(error.orig).lower()
-    if "aggregate" in text or "group function" in text:
-        return failed(
-            "集計関数 (count) の条件を where に書いたので、データベースが"
-            "エラーにしました。where は集計の前の行を絞り込みます。集計した"
-            "結果で絞り込むのは having(...) です。",
-            SECTION_GROUP,
-        )
-    raise error
-
-
-@checker(SECTION_GROUP)
-def address_counts(
-    addresses_per_user: Callable[[Session], Iterable[object]],
-    engine: Engine,
-) -> Result:
-    """Exercise 3: users with <= 1 address, (name, count), fewest first."""
-    section = SECTION_GROUP
-    truth = _count_truth(engine)
-    with Session(engine) as session, sqllog.capture(engine) as log:
-        try:
-            returned = addresses_per_user(session)
-            if returned is None:
-                return not_done(section)
-            rows = [tuple(row) for row in returned]
-        except sa.exc.DBAPIError as error:
-            return _aggregate_in_where(error)
-    shape = _shape_problem(rows) or _where_counted(log)
-    if shape is not None:
-        return shape
-    got = [(str(name), count) for name, count in rows]
-    expected = dict(truth)
-    names = Counter(name for name, _ in got)
-    if any(n > 1 for n in names.values()):
-        return failed(
-            "同じ利用者が複数行に出ています。group_by で利用者ごとに"
-            "1 行にまとめてください。",
-            section,
-        )
-    zero = {name for name, count in truth if count == 0}
-    missing = set(expected) - set(names)
-    if missing and missing <= zero:
-        return failed(
-            f"住所が 0 件の利用者 ({len(missing)} 人) が入っていません。"
-            "JOIN (内部結合) は相手のない行を落とします。"
-            "outerjoin を使います。",
-            section,
-        )
-    if missing and len(got) == 1:
-        return failed(
-            f"1 行しか返っていません (返すはずの利用者は {len(truth)} 人)。"
-            "group_by がないと、集計関数は表全体を 1 行にまとめます。"
-            "group_by で利用者ごとに数えてください。",
-            section,
-        )
-    if missing:
-        return failed(
-            f"返っていない利用者が {len(missing)} 人います。", section
-        )
-    extra = sorted(set(names) - set(expected))
-    if extra:
-        return failed(
-            f"住所が {FEW_ADDRESSES + 1} 件以上の利用者が {len(extra)} 人"
-            f"入っています ({', '.join(extra[:3])} ...)。集計した数での"
-            f"絞り込みは having(func.count(Address.id) <= {FEW_ADDRESSES})"
-            " です。",
-            section,
-        )
-    wrong = {name: count for name, count in got if expected[name] != count}
-    if wrong and all(name in zero and wrong[name] == 1 for name in wrong):
-        return failed(
-            "住所が 0 件の利用者が 1 件と数えられています。"
-            "count(*) は外部結合で補われた NULL の行も数えます。"
-            "count(Address.id) のように住所の列を数えてください。",
-            section,
-        )
-    if wrong:
-        sample = ", ".join(
-            f"{name}: {count} (正しくは {expected[name]})"
-            for name, count in sorted(wrong.items())[:3]
-        )
-        return failed(f"件数が違う利用者がいます: {sample}", section)
-    if got != truth:
-        return failed(
-            "件数は正しいのですが、並び順が違います。住所の少ない順、"
-            "同じ件数なら名前の順 (order_by) にしてください。",
-            section,
-        )
-    return passed(
-        f"住所が {FEW_ADDRESSES} 件以下の {len(got)} 人の (名前, 住所の数) が"
-        "、SELECT 1 文 (GROUP BY + HAVING) で正しい順に並んでいます。",
-        *(f"{name}: {count}" for name, count in got[:3]),
     )
