@@ -197,6 +197,17 @@ def eager_users(
     )
 
 
+def _sample(cls: type, number: int) -> dict[str, object]:
+    """Values for the plain columns of ``cls`` (not keys): a test row."""
+    values: dict[str, object] = {}
+    for column in sa.inspect(cls).columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        text = isinstance(column.type, sa.String)
+        values[column.key] = f"check{number}" if text else number + 1
+    return values
+
+
 def _one_to_many(cls: type) -> sa.orm.RelationshipProperty | None:
     mapper = sa.inspect(cls)
     for rel in mapper.relationships:
@@ -219,36 +230,36 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
                 return connection.execute(query).scalar_one()
 
         with Session(box.engine) as session:
-            parent = cls(name="check")
+            parent = cls(**_sample(cls, 0))
             getattr(parent, rel.key).extend(
                 [
-                    child(email_address="one@example.com"),
-                    child(email_address="two@example.com"),
+                    child(**_sample(child, 1)),
+                    child(**_sample(child, 2)),
                 ]
             )
             session.add(parent)
             session.commit()
             if children() != 2:
                 return (
-                    "一覧に追加した 2 件の住所が保存されていません "
+                    "一覧に追加した 2 件の子の行が保存されていません "
                     f"(保存されたのは {children()} 件)。"
                 )
             back = rel.back_populates
             first = getattr(parent, rel.key)[0]
             if back and getattr(first, back) is not parent:
-                return f"住所の {back} が利用者を指していません。"
+                return f"子の {back} が親を指していません。"
             getattr(parent, rel.key).pop(0)
             try:
                 session.commit()
             except sa.exc.IntegrityError:
                 session.rollback()
                 return (
-                    "一覧から外した住所を消そうとせず、user_id を NULL に"
+                    "一覧から外した子の行を消そうとせず、外部キーを NULL に"
                     "しようとして失敗しました (IntegrityError)。"
                 )
             if children() != 1:
                 return (
-                    "一覧から外した住所の行が残っています "
+                    "一覧から外した子の行が残っています "
                     f"(行数 {children()}、1 のはず)。"
                 )
             session.delete(parent)
@@ -256,10 +267,10 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
                 session.commit()
             except sa.exc.IntegrityError:
                 session.rollback()
-                return "利用者を削除すると IntegrityError になりました。"
+                return "親を削除すると IntegrityError になりました。"
             if children() != 0:
                 return (
-                    "利用者を削除しても、その住所の行が残っています "
+                    "親を削除しても、その子の行が残っています "
                     f"(行数 {children()})。"
                 )
     finally:
@@ -271,11 +282,19 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
 def orphan_cascade(cls: type) -> Result:
     """Exercise 2: one-to-many with back_populates and delete-orphan."""
     section = SECTION_CASCADE
-    rel = _one_to_many(cls)
+    try:
+        rel = _one_to_many(cls)
+    except (sa.exc.NoForeignKeysError, sa.exc.ArgumentError) as error:
+        return failed(
+            "親と子のテーブルをつなぐ外部キーが見つかりません "
+            f'({type(error).__name__})。子の側に ForeignKey("親の表.id") '
+            "の列を書いてください。",
+            section,
+        )
     if rel is None:
         return failed(
             f"{cls.__name__} に 1 対多の relationship がまだありません。"
-            f"{cls.__name__} 側に住所の一覧 (Mapped[list[...]]) を"
+            f"{cls.__name__} 側に子の一覧 (Mapped[list[...]]) を"
             " relationship で定義してください。",
             section,
         )
@@ -299,14 +318,14 @@ def orphan_cascade(cls: type) -> Result:
     if not rel.cascade.delete_orphan:
         return failed(
             f"{where} の cascade に delete-orphan がありません "
-            f"(今は {shown})。一覧から外した住所が消えません。",
+            f"(今は {shown})。一覧から外した子の行が消えません。",
             section,
             'cascade="all, delete-orphan" を指定します。',
         )
     if not rel.cascade.delete:
         return failed(
             f"{where} の cascade に delete がありません (今は {shown})。"
-            "利用者を消したときに住所が残ります。",
+            "親を消したときに子の行が残ります。",
             section,
             'cascade="all, delete-orphan" を指定します。',
         )
@@ -316,5 +335,5 @@ def orphan_cascade(cls: type) -> Result:
     return passed(
         f"{where}: back_populates={rel.back_populates!r}, "
         f"cascade に delete と delete-orphan があり、"
-        "外した住所も、消した利用者の住所も削除されました。"
+        "一覧から外した子の行も、消した親の子の行も削除されました。"
     )

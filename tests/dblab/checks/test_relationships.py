@@ -169,38 +169,42 @@ def test_eager_users_stub_placeholder(box) -> None:
 # Exercise 2: the relationship with back_populates and delete-orphan.
 
 
-def models(parent_side: dict | None, child_side: dict | None) -> type:
-    """Fresh classes on users / addresses, the exercise's skeleton."""
+def models(
+    parent_side: dict | None, child_side: dict | None, *, key: bool = True
+) -> type:
+    """Fresh Order / OrderLine classes, the exercise's skeleton."""
 
     class ExerciseBase(DeclarativeBase):
         pass
 
-    class Customer(ExerciseBase):
-        __tablename__ = "users"
+    class Order(ExerciseBase):
+        __tablename__ = "orders"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str] = mapped_column(String(50))
+        customer: Mapped[str] = mapped_column(String(50))
 
-    class CustomerAddress(ExerciseBase):
-        __tablename__ = "addresses"
+    class OrderLine(ExerciseBase):
+        __tablename__ = "order_lines"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        email_address: Mapped[str] = mapped_column(String(120))
-        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+        product: Mapped[str] = mapped_column(String(50))
+        quantity: Mapped[int]
+        if key:
+            order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
 
     if parent_side is not None:
-        Customer.addresses = relationship(CustomerAddress, **parent_side)
+        Order.lines = relationship(OrderLine, **parent_side)
     if child_side is not None:
-        CustomerAddress.user = relationship(Customer, **child_side)
-    return Customer
+        OrderLine.order = relationship(Order, **child_side)
+    return Order
+
+
+SOLUTION_PARENT = {"back_populates": "order", "cascade": "all, delete-orphan"}
 
 
 def test_orphan_cascade_solution_passes() -> None:
-    customer = models(
-        {"back_populates": "user", "cascade": "all, delete-orphan"},
-        {"back_populates": "addresses"},
-    )
-    result = relationships.orphan_cascade(customer)
+    order = models(SOLUTION_PARENT, {"back_populates": "lines"})
+    result = relationships.orphan_cascade(order)
     assert result.ok, result
 
 
@@ -208,24 +212,24 @@ def test_orphan_cascade_declared_in_class_passes() -> None:
     class ExerciseBase(DeclarativeBase):
         pass
 
-    class Owner(ExerciseBase):
-        __tablename__ = "users"
+    class Invoice(ExerciseBase):
+        __tablename__ = "invoices"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str] = mapped_column(String(50))
-        addresses: Mapped[list[OwnerAddress]] = relationship(
-            back_populates="owner", cascade="all, delete-orphan"
+        customer: Mapped[str] = mapped_column(String(50))
+        items: Mapped[list[InvoiceItem]] = relationship(
+            back_populates="invoice", cascade="all, delete-orphan"
         )
 
-    class OwnerAddress(ExerciseBase):
-        __tablename__ = "addresses"
+    class InvoiceItem(ExerciseBase):
+        __tablename__ = "invoice_items"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        email_address: Mapped[str] = mapped_column(String(120))
-        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-        owner: Mapped[Owner] = relationship(back_populates="addresses")
+        product: Mapped[str] = mapped_column(String(50))
+        invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+        invoice: Mapped[Invoice] = relationship(back_populates="items")
 
-    result = relationships.orphan_cascade(Owner)
+    result = relationships.orphan_cascade(Invoice)
     assert result.ok, result
 
 
@@ -239,27 +243,23 @@ def test_orphan_cascade_declared_in_class_passes() -> None:
             None,
             "back_populates がありません",
         ),
+        (SOLUTION_PARENT, {}, "対応する"),
         (
-            {"back_populates": "user", "cascade": "all, delete-orphan"},
-            {},
-            "対応する",
-        ),
-        (
-            {"back_populates": "user"},
-            {"back_populates": "addresses"},
+            {"back_populates": "order"},
+            {"back_populates": "lines"},
             "delete-orphan",
         ),
         (
-            {"back_populates": "user", "cascade": "all"},
-            {"back_populates": "addresses"},
+            {"back_populates": "order", "cascade": "all"},
+            {"back_populates": "lines"},
             "delete-orphan",
         ),
         pytest.param(
             {
-                "back_populates": "user",
+                "back_populates": "order",
                 "cascade": "save-update, delete-orphan",
             },
-            {"back_populates": "addresses"},
+            {"back_populates": "lines"},
             "delete がありません",
             # SQLAlchemy itself warns: delete-orphan requires delete.
             marks=pytest.mark.filterwarnings("ignore:The 'delete-orphan'"),
@@ -270,6 +270,15 @@ def test_orphan_cascade_rejects(parent_side, child_side, expected) -> None:
     result = relationships.orphan_cascade(models(parent_side, child_side))
     assert not result.ok
     assert expected in result.message, result
+    assert result.section == relationships.SECTION_CASCADE
+
+
+def test_orphan_cascade_without_the_foreign_key() -> None:
+    """The new part of the exercise: the learner writes order_id too."""
+    order = models(SOLUTION_PARENT, {"back_populates": "lines"}, key=False)
+    result = relationships.orphan_cascade(order)
+    assert not result.ok
+    assert "外部キー" in result.message, result
     assert result.section == relationships.SECTION_CASCADE
 
 
