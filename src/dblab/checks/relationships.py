@@ -329,6 +329,21 @@ def orphan_cascade(cls: type) -> Result:
             section,
             'cascade="all, delete-orphan" を指定します。',
         )
+    unbounded = [
+        f"{table.name}.{column.name}"
+        for table in (rel.parent.local_table, rel.mapper.local_table)
+        for column in table.columns
+        if isinstance(column.type, sa.String)
+        and column.type.length is None
+        and not isinstance(column.type, sa.Text)
+    ]
+    if unbounded:
+        return failed(
+            f"{', '.join(unbounded)} が長さのない String です。SQLite では"
+            "動きますが、MariaDB では VARCHAR に長さが要るので CREATE TABLE "
+            "が失敗します。String(50) のように長さを書いてください。",
+            section,
+        )
     problem = _exercise_cascade(cls, rel)
     if problem:
         return failed(problem, section)

@@ -170,7 +170,11 @@ def test_eager_users_stub_placeholder(box) -> None:
 
 
 def models(
-    parent_side: dict | None, child_side: dict | None, *, key: bool = True
+    parent_side: dict | None,
+    child_side: dict | None,
+    *,
+    key: bool = True,
+    product_type: String | None = None,
 ) -> type:
     """Fresh Order / OrderLine classes, the exercise's skeleton."""
 
@@ -187,7 +191,7 @@ def models(
         __tablename__ = "order_lines"
 
         id: Mapped[int] = mapped_column(primary_key=True)
-        product: Mapped[str] = mapped_column(String(50))
+        product: Mapped[str] = mapped_column(product_type or String(50))
         quantity: Mapped[int]
         if key:
             order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
@@ -271,6 +275,17 @@ def test_orphan_cascade_rejects(parent_side, child_side, expected) -> None:
     assert not result.ok
     assert expected in result.message, result
     assert result.section == relationships.SECTION_CASCADE
+
+
+def test_orphan_cascade_string_without_length() -> None:
+    """Fine on SQLite, a failed CREATE TABLE on MariaDB: caught here."""
+    order = models(
+        SOLUTION_PARENT, {"back_populates": "lines"}, product_type=String()
+    )
+    result = relationships.orphan_cascade(order)
+    assert not result.ok
+    assert "order_lines.product" in result.message
+    assert "MariaDB" in result.message
 
 
 def test_orphan_cascade_without_the_foreign_key() -> None:
