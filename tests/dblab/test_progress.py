@@ -62,7 +62,7 @@ def test_progress_command_lists_every_state(capsys) -> None:
     out = capsys.readouterr().out
     assert "演習 1 (employee_key): ✅ 完了" in out
     assert "(choose_strategy): 🔄 挑戦中 (tried) 1 回" in out
-    assert "演習 2 (three_users): ⬜ 未着手" in out
+    assert "演習 2 (user_with_addresses): ⬜ 未着手" in out
     assert "00_start_here" in out and "04_fastapi_database" in out
     assert "完了 1 / " in out
 
