@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SLIDES = ROOT / "slides"
 DECK = SLIDES / "slides.md"
 SNIPPETS = SLIDES / "snippets"
@@ -47,7 +47,8 @@ def require(*tools: str) -> None:
         return
     message = (
         f"{', '.join(missing)} がないのでスライドのテストを省略します "
-        "(skipped: install Node.js 20+, Chromium, poppler-utils)"
+        "(skipped) → 含めるには: Node.js 20+・chromium・poppler-utils を"
+        "入れて cd slides && npm ci"
     )
     if in_ci():
         pytest.fail(f"CI: {message}", pytrace=False)
