@@ -60,6 +60,8 @@ def fold(reasons: list[str]) -> list[str]:
         )
     for reason, count in others.most_common():
         shown = reason.splitlines()[0][:MAX_REASON]
+        if "node_modules" in shown and "npm ci" not in shown:
+            shown += " → 含めるには: cd slides && npm ci"
         lines.append(f"{count} 件のテストを省略: {shown}")
     return lines
 
