@@ -17,10 +17,12 @@ corrected:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE = Path(__file__).resolve().parents[2] / "work" / "app.sqlite"
@@ -30,7 +32,7 @@ def database_url(environ: dict[str, str] | None = None) -> URL:
     """The app's database URL, from the environment (never from source)."""
     env = os.environ if environ is None else environ
     if env.get("DATABASE_URL"):
-        return make_url(env["DATABASE_URL"])
+        return parse_database_url(env["DATABASE_URL"])
     if env.get("DB_HOST") or env.get("DB_NAME"):
         port = env.get("DB_PORT")
         return URL.create(
@@ -43,6 +45,34 @@ def database_url(environ: dict[str, str] | None = None) -> URL:
         )
     DEFAULT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite", database=str(DEFAULT_SQLITE))
+
+
+class DatabaseUrlError(ValueError):
+    """``DATABASE_URL`` cannot be used; the message hides the password."""
+
+
+def parse_database_url(value: str) -> URL:
+    """``DATABASE_URL`` as a URL, or one line saying what is wrong with it.
+
+    An ``@`` in the password must be written ``%40`` (or the URL built
+    with ``URL.create``); the message never shows the password.
+    """
+    shown = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", value.strip())
+    try:
+        url = make_url(value.strip())
+    except (ArgumentError, ValueError):
+        raise DatabaseUrlError(
+            f"DATABASE_URL の形式が正しくありません (malformed URL): {shown}"
+            "。パスワードの記号は %40 (@) %2F (/) %3A (:) と書くか、"
+            "DB_USER / DB_PASSWORD などに分けてください。"
+        ) from None
+    if "@" in (url.host or ""):
+        raise DatabaseUrlError(
+            "DATABASE_URL のパスワードに @ が含まれています (unescaped @ "
+            f"in the password): {shown}。@ は %40 と書くか、DB_PASSWORD に"
+            "分けてください (URL.create がエスケープします)。"
+        )
+    return url
 
 
 def sqlite_transactional(engine: Engine) -> Engine:

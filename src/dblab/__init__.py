@@ -12,8 +12,8 @@ import random
 import warnings
 
 from dblab import settings
-from dblab.checks import expect_error
 from dblab.errors import show_briefly
+from dblab.expecting import expect_error
 
 __all__ = ["expect_error", "setup"]
 __version__ = "0.1.0"

@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except DblabError as error:
-        print(f"dblab {args.command}: {error}", file=sys.stderr)
+        from dblab import settings  # sqlalchemy is loaded by now
+
+        shown = settings.mask(str(error))
+        print(f"dblab {args.command}: {shown}", file=sys.stderr)
         return 2
 
 

@@ -10,7 +10,7 @@ Japanese sentence in a :class:`~dblab.errors.MigrationError`.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,11 +24,11 @@ from sqlalchemy.engine import URL
 
 from dblab import settings
 from dblab.errors import MigrationError
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 
 
 def config(
-    sandbox: Sandbox | None = None,
+    sandbox: KitDatabase | None = None,
     *,
     script_location: Path | None = None,
     metadata: MetaData | None = None,
@@ -63,20 +63,22 @@ def script(cfg: Config) -> ScriptDirectory:
 
 
 @contextmanager
-def _explained(sandbox: Sandbox | None, action: str) -> Iterator[None]:
+def _explained(sandbox: KitDatabase | None, action: str) -> Iterator[None]:
     """Turn Alembic's errors into one Japanese sentence."""
     try:
         yield
     except MigrationError:
         raise
     except CommandError as error:
-        raise MigrationError(_explain(str(error), action)) from None
+        message = settings.mask(_explain(str(error), action))
+        raise MigrationError(message) from None
     except Exception as error:
         where = ""
         if sandbox is not None:
             now = ", ".join(current(sandbox)) or "base"
             where = f"データベースは revision {now} のままです。"
         first = str(error).strip().splitlines()[0] if str(error) else ""
+        first = settings.mask(first)
         raise MigrationError(
             f"{action} の途中でエラーになりました (migration failed): "
             f"{type(error).__name__}: {first}。{where}"
@@ -99,47 +101,47 @@ def _explain(message: str, action: str) -> str:
 
 
 def upgrade(
-    sandbox: Sandbox, target: str = "head", **options: object
+    sandbox: KitDatabase, to: str = "head", **options: object
 ) -> tuple[str, ...]:
-    """Upgrade to ``target``; return the revision(s) now current."""
+    """Upgrade to revision ``to``; return the revision(s) now current."""
     cfg = config(sandbox, **options)
-    with _explained(sandbox, f"upgrade {target}"):
-        command.upgrade(cfg, target)
+    with _explained(sandbox, f"upgrade {to}"):
+        command.upgrade(cfg, to)
     return current(sandbox)
 
 
 def downgrade(
-    sandbox: Sandbox, target: str = "-1", **options: object
+    sandbox: KitDatabase, to: str = "-1", **options: object
 ) -> tuple[str, ...]:
-    """Downgrade to ``target``; return the revision(s) now current."""
+    """Downgrade to revision ``to``; return the revision(s) now current."""
     cfg = config(sandbox, **options)
-    with _explained(sandbox, f"downgrade {target}"):
-        command.downgrade(cfg, target)
+    with _explained(sandbox, f"downgrade {to}"):
+        command.downgrade(cfg, to)
     return current(sandbox)
 
 
-def stamp(sandbox: Sandbox, target: str, **options: object) -> None:
-    """Record ``target`` as current without running any migration."""
+def stamp(sandbox: KitDatabase, to: str, **options: object) -> None:
+    """Record revision ``to`` as current without running any migration."""
     cfg = config(sandbox, **options)
-    with _explained(sandbox, f"stamp {target}"):
-        command.stamp(cfg, target)
+    with _explained(sandbox, f"stamp {to}"):
+        command.stamp(cfg, to)
 
 
-def current(sandbox: Sandbox) -> tuple[str, ...]:
+def current(sandbox: KitDatabase) -> tuple[str, ...]:
     """The revision(s) recorded in the sandbox's ``alembic_version``."""
     with sandbox.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_heads()
 
 
 def heads(
-    sandbox: Sandbox | None = None, **options: object
+    sandbox: KitDatabase | None = None, **options: object
 ) -> tuple[str, ...]:
     """The head revision(s) of the versions folder."""
     return tuple(script(config(sandbox, **options)).get_heads())
 
 
 def revisions(
-    sandbox: Sandbox | None = None, **options: object
+    sandbox: KitDatabase | None = None, **options: object
 ) -> list[Script]:
     """All revisions, oldest first."""
     return list(
@@ -148,7 +150,7 @@ def revisions(
 
 
 def offline_sql(
-    sandbox: Sandbox | None = None,
+    sandbox: KitDatabase | None = None,
     revision_range: str = "base:head",
     *,
     url: URL | None = None,
@@ -164,7 +166,7 @@ def offline_sql(
     return buffer.getvalue()
 
 
-def check(sandbox: Sandbox, **options: object) -> str | None:
+def check(sandbox: KitDatabase, **options: object) -> str | None:
     """``alembic check``: None when the models match, else what differs."""
     cfg = config(sandbox, **options)
     try:
@@ -174,7 +176,7 @@ def check(sandbox: Sandbox, **options: object) -> str | None:
     return None
 
 
-def history(sandbox: Sandbox | None = None, **options: object):
+def history(sandbox: KitDatabase | None = None, **options: object):
     """The revisions as a DataFrame, oldest first, marking what is applied."""
     import pandas as pd
 
@@ -199,7 +201,7 @@ def _join(value: str | tuple[str, ...] | None) -> str:
     return value if isinstance(value, str) else ", ".join(value)
 
 
-def _applied(sandbox: Sandbox, **options: object) -> set[str]:
+def _applied(sandbox: KitDatabase, **options: object) -> set[str]:
     """Every revision at or below the sandbox's current revision(s)."""
     scripts = script(config(sandbox, **options))
     done: set[str] = set()
@@ -209,7 +211,7 @@ def _applied(sandbox: Sandbox, **options: object) -> set[str]:
     return done
 
 
-def graph(sandbox: Sandbox | None = None, **options: object):
+def graph(sandbox: KitDatabase | None = None, **options: object):
     """The revision graph as a Mermaid flowchart: branches and merges show.
 
     Heads are drawn as stadiums; with a sandbox, applied revisions are
@@ -249,6 +251,20 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def files_digest(paths: Iterable[Path]) -> str:
+    """One sha256 over revision files, names and contents, in name order.
+
+    The one hash of revision files in the kit: checksums, deploy's
+    drift cache and its rehearsal records all use it (CRLF as LF).
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: p.name):
+        digest.update(f"{path.name}  {_digest(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def _sum_path(versions: Path) -> Path:
     return versions.parent / SUM_FILE
 
@@ -265,21 +281,21 @@ def write_checksums(versions: Path) -> Path:
         for path in sorted(versions.glob("*.py"))
         if path.name != "__init__.py"
     ]
-    target = _sum_path(versions)
-    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
+    path = _sum_path(versions)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def verify_checksums(versions: Path) -> list[str]:
     """What differs from the recorded hashes (empty when nothing does)."""
-    target = _sum_path(versions)
-    if not target.exists():
+    path = _sum_path(versions)
+    if not path.exists():
         return [
             f"{SUM_FILE} がありません (no checksum file): "
             "migrate.write_checksums() で作ってください"
         ]
     recorded = {}
-    for line in target.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             digest, name = line.split(None, 1)
             recorded[name.strip()] = digest
@@ -302,7 +318,7 @@ def verify_checksums(versions: Path) -> list[str]:
 
 
 def merge(
-    sandbox: Sandbox,
+    sandbox: KitDatabase,
     message: str = "merge heads",
     *,
     rev_id: str | None = None,

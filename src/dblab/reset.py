@@ -2,14 +2,19 @@
 
 A notebook's sandbox is dropped when the kernel ends normally, but a
 crashed kernel, a closed laptop or a restarted server leaves
-``dblab_<purpose>_<random>`` databases on the servers and folders under
-the work folder. This command finds them on every configured server
+``dblab_<login>_<purpose>_<random>`` databases on the servers and folders
+under the work folder. This command finds them on every configured server
 (``DBLAB_DATABASE_URL``, ``DBLAB_POSTGRES_URL``, ``DBLAB_MYSQL_URL``, or
 the ``--url`` given) and in ``<work>/sandboxes``, lists them, and drops
-them unless ``--dry-run``. Only names that look like sandboxes are
-touched; the maintenance database of a URL never is. On PostgreSQL only
-the databases the connecting role owns are candidates, so a learner's
-reset on a shared server leaves other learners' sandboxes alone.
+them unless ``--dry-run``.
+
+What is removed: only names that look like throw-away sandboxes (never
+the long-lived ``dblab_<login>_target_<env>`` targets, never the
+maintenance database of a URL), and of those only the caller's own: the
+names with its prefix ``dblab_<login>_`` (on PostgreSQL also any other
+sandbox its role owns, such as one from an older kit version). An admin
+URL (a PostgreSQL superuser, a MariaDB account with global DROP) removes
+every learner's. What it leaves alone is counted and said.
 """
 
 from __future__ import annotations
@@ -18,30 +23,36 @@ import argparse
 import os
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from dblab import sandbox, settings
+from dblab import servers, settings
 from dblab.errors import DblabError
 
-# Throw-away names only: sandboxes (dblab_<purpose>_<8 hex>) and the
-# random target sets of notebook 09 and the tests (dblab_<8 hex>_<target>).
-# The long-lived targets (dblab_target_<name>) are a learner's own "real"
-# databases and are never reset.
+# Throw-away names only: sandboxes (dblab_<login>_<purpose>_<8 hex>, or
+# dblab_<purpose>_<8 hex> from older kit versions) and the random target
+# sets of notebook 09 and the tests (dblab_<...8 hex>_<env>). The
+# long-lived targets (dblab_<login>_target_<env>) are a learner's own
+# "real" databases and are never reset.
 SANDBOX_NAME = re.compile(
-    r"^dblab_(?!target_)[a-z0-9_]*[0-9a-f]{8}(_(dev|staging|production))?$"
+    r"^dblab_(?![a-z0-9]*_?target_)[a-z0-9_]*[0-9a-f]{8}"
+    r"(_(dev|staging|production))?$"
 )
 VARIABLES = ("DBLAB_DATABASE_URL", "DBLAB_POSTGRES_URL", "DBLAB_MYSQL_URL")
 
 
-def prefix(purpose: str | None = None) -> str:
-    """The name prefix of the sandboxes to remove (all: ``dblab_``)."""
+def matches(name: str, purpose: str | None = None) -> bool:
+    """Whether ``name`` is a throw-away sandbox (of ``purpose``, if given)."""
+    if not SANDBOX_NAME.match(name):
+        return False
     if not purpose:
-        return "dblab_"
-    return sandbox.sandbox_name(purpose).rsplit("_", 1)[0] + "_"
+        return True
+    slug = re.sub(r"[^a-z0-9]+", "_", purpose.lower()).strip("_")
+    tail = rf"_{re.escape(slug)}_[0-9a-f]{{8}}(_[a-z]+)?$"
+    return re.search(tail, name) is not None
 
 
 def configured_servers() -> list[URL]:
@@ -57,31 +68,38 @@ def configured_servers() -> list[URL]:
     return found
 
 
-def sandbox_databases(server: URL, purpose: str | None = None) -> list[str]:
-    """Names of the sandbox databases on ``server``, sorted."""
+@dataclass
+class Scope:
+    """The sandboxes of one server: the caller's to remove, and the rest."""
+
+    server: URL
+    admin: bool
+    mine: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+
+
+def scope(server: URL, purpose: str | None = None) -> Scope:
+    """Which sandbox databases on ``server`` this account should remove."""
     settings.check_reachable(server)
-    if server.get_backend_name() == "mysql":
-        query = "SELECT schema_name FROM information_schema.schemata"
-    else:
-        # only the databases this role may drop (all, for a superuser)
-        query = (
-            "SELECT datname FROM pg_database"
-            " WHERE pg_has_role(current_user, datdba, 'MEMBER')"
-        )
-    engine = sandbox.admin_engine(server)
-    try:
-        with engine.connect() as connection:
-            names = connection.execute(text(query)).scalars().all()
-    finally:
-        engine.dispose()
-    start = prefix(purpose)
-    return sorted(
-        name
-        for name in names
-        if name.startswith(start)
-        and SANDBOX_NAME.match(name)
-        and name != server.database
-    )
+    admin = servers.is_admin(server)
+    owned = servers.databases(server, droppable=True)
+    visible = servers.databases(server, droppable=False)
+    start = servers.own_prefix(server)
+    postgres = server.get_backend_name() == "postgresql"
+    found = Scope(server, admin)
+    for name in visible:
+        if not matches(name, purpose):
+            continue
+        if admin or name.startswith(start) or (postgres and name in owned):
+            found.mine.append(name)
+        else:
+            found.others.append(name)
+    return found
+
+
+def sandbox_databases(server: URL, purpose: str | None = None) -> list[str]:
+    """Names of the sandbox databases on ``server`` this reset removes."""
+    return scope(server, purpose).mine
 
 
 def sandbox_folders(purpose: str | None = None) -> list[Path]:
@@ -89,13 +107,10 @@ def sandbox_folders(purpose: str | None = None) -> list[Path]:
     root = settings.work_dir() / "sandboxes"
     if not root.is_dir():
         return []
-    start = prefix(purpose)
     return sorted(
         path
         for path in root.iterdir()
-        if path.is_dir()
-        and path.name.startswith(start)
-        and SANDBOX_NAME.match(path.name)
+        if path.is_dir() and matches(path.name, purpose)
     )
 
 
@@ -103,7 +118,7 @@ def drop_database(server: URL, name: str) -> None:
     """Drop one sandbox database (closing its connections on PostgreSQL)."""
     if not SANDBOX_NAME.match(name) or name == server.database:
         raise ValueError(f"not a sandbox database: {name!r}")
-    sandbox.drop_database(server, name)
+    servers.drop_database(server, name)
 
 
 def remove_folder(path: Path) -> str | None:
@@ -130,7 +145,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--purpose",
-        help="名前が dblab_<purpose>_ で始まるサンドボックスだけを対象にする",
+        help="目的 (dblab_<login>_<purpose>_...) が purpose の"
+        "サンドボックスだけを対象にする",
     )
 
 
@@ -141,35 +157,54 @@ def _servers(args: argparse.Namespace) -> list[URL]:
     return [url for url in urls if url.get_backend_name() != "sqlite"]
 
 
+def _reset_server(server: URL, args: argparse.Namespace) -> tuple[int, int]:
+    """Reset one server; return (removed, problems)."""
+    verb = "削除します (dry run)" if args.dry_run else "削除しました"
+    where = (
+        f"{settings.BACKENDS[server.get_backend_name()]} "
+        f"({settings.describe(server)})"
+    )
+    try:
+        found = scope(server, args.purpose)
+    except DblabError as error:
+        print(f"[NG ] {where}: {error}")
+        return 0, 1
+    except DBAPIError as error:
+        print(f"[NG ] {where}: {settings.unreachable_message(server, error)}")
+        return 0, 1
+    if not found.mine:
+        print(f"[OK ] {where}: 残っているサンドボックスはありません")
+    count = problems = 0
+    for name in found.mine:
+        if not args.dry_run:
+            try:
+                drop_database(server, name)
+            except DBAPIError as error:
+                reason = str(error.orig).strip().splitlines()[0]
+                print(f"[NG ] {where}: {name} を削除できません ({reason})")
+                problems += 1
+                continue
+        mark = "--" if args.dry_run else "OK"
+        print(f"[{mark} ] {where}: {name} を{verb}")
+        count += 1
+    if found.others:
+        print(
+            f"[-- ] {where}: ほかのアカウントのサンドボックス "
+            f"{len(found.others)} 件には触れませんでした (skipped "
+            f"{len(found.others)} not yours; 講師が管理者の URL で "
+            "--url を指定すると削除できます)"
+        )
+    return count, problems
+
+
 def run(args: argparse.Namespace) -> int:
     verb = "削除します (dry run)" if args.dry_run else "削除しました"
     problems = 0
     count = 0
     for server in _servers(args):
-        where = (
-            f"{settings.BACKENDS[server.get_backend_name()]} "
-            f"({settings.describe(server)})"
-        )
-        try:
-            names = sandbox_databases(server, args.purpose)
-        except DblabError as error:
-            print(f"[NG ] {where}: {error}")
-            problems += 1
-            continue
-        if not names:
-            print(f"[OK ] {where}: 残っているサンドボックスはありません")
-        for name in names:
-            if not args.dry_run:
-                try:
-                    drop_database(server, name)
-                except DBAPIError as error:
-                    reason = str(error.orig).strip().splitlines()[0]
-                    print(f"[NG ] {where}: {name} を削除できません ({reason})")
-                    problems += 1
-                    continue
-            mark = "--" if args.dry_run else "OK"
-            print(f"[{mark} ] {where}: {name} を{verb}")
-            count += 1
+        removed, failed = _reset_server(server, args)
+        count += removed
+        problems += failed
     folders = sandbox_folders(args.purpose)
     where = f"作業フォルダ ({settings.work_dir() / 'sandboxes'})"
     if not folders:

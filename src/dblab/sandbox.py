@@ -2,9 +2,11 @@
 
 On SQLite a sandbox is a file in its own folder under the kit's work
 folder; on PostgreSQL or MariaDB it is a new database named
-``dblab_<purpose>_<random>`` beside the maintenance database of the server
-URL. With ``migrations=True`` the folder also holds a private copy of the
-kit's ``migrations/``, so a learner can add revisions without touching the
+``dblab_<login>_<purpose>_<random>`` beside the maintenance database of
+the server URL (``<login>``: the URL's user, so learners sharing a server
+never meet; on PostgreSQL only its owner may connect). With
+``migrations=True`` the folder also holds a private copy of the kit's
+``migrations/``, so a learner can add revisions without touching the
 repository. ``close()`` drops the database and removes the folder;
 re-running a notebook never meets an earlier run's database.
 """
@@ -12,22 +14,23 @@ re-running a notebook never meets an earlier run's database.
 from __future__ import annotations
 
 import atexit
-import re
-import secrets
 import shutil
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
-from app.database import make_engine
-from dblab import settings
+from dblab import servers, settings
+from dblab.errors import SettingsError
 
 
-class Sandbox:
-    """One throw-away database, with a folder for files that belong to it."""
+class Sandbox(servers.KitDatabase):
+    """One throw-away database, with a folder for files that belong to it.
+
+    ``close()`` drops the database and removes the folder.
+    """
+
+    kind = "Sandbox"
 
     def __init__(
         self,
@@ -38,28 +41,9 @@ class Sandbox:
         *,
         transactional_sqlite: bool = True,
     ) -> None:
-        self.name = name
-        self.url = url
-        self.folder = folder
-        self.server = server
-        if transactional_sqlite:
-            self.engine: Engine = make_engine(
-                url, connect_args=settings.connect_args(url)
-            )
-        else:
-            self.engine = create_engine(url)
-        self.closed = False
+        engine = None if transactional_sqlite else create_engine(url)
+        super().__init__(name, url, folder, server, engine)
         atexit.register(self.close)
-
-    @property
-    def backend(self) -> str:
-        """``sqlite``, ``postgresql`` or ``mysql``."""
-        return self.url.get_backend_name()
-
-    @property
-    def label(self) -> str:
-        """The backend as a learner would name it."""
-        return settings.BACKENDS[self.backend]
 
     @property
     def migrations(self) -> Path:
@@ -72,10 +56,6 @@ class Sandbox:
             )
         return path
 
-    def session(self) -> Session:
-        """A new ORM session on this sandbox."""
-        return Session(self.engine)
-
     def close(self) -> None:
         """Drop the database and remove the folder (safe to call twice)."""
         if self.closed:
@@ -83,20 +63,13 @@ class Sandbox:
         self.closed = True
         self.engine.dispose()
         if self.server is not None:
-            drop_database(self.server, self.name)
+            servers.drop_database(self.server, self.name)
         shutil.rmtree(self.folder, ignore_errors=True)
         atexit.unregister(self.close)
 
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        shown = self.url.render_as_string(hide_password=True)
-        return f"Sandbox({self.name!r}, {self.label}, {shown!r}, {state})"
+        return f"{super().__repr__()[:-1]}, {state})"
 
 
 def create(
@@ -114,9 +87,8 @@ def create(
     """
     if server is None:
         server = settings.database_url()
-    name = sandbox_name(purpose)
-    folder = settings.work_dir() / "sandboxes" / name
-    folder.mkdir(parents=True)
+    name = sandbox_name(purpose, server)
+    folder = _make_folder(name)
     if migrations:
         shutil.copytree(
             settings.MIGRATIONS,
@@ -133,7 +105,7 @@ def create(
             transactional_sqlite=transactional_sqlite,
         )
     try:
-        create_database(server, name)
+        servers.create_database(server, name)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -143,48 +115,26 @@ def create(
     return Sandbox(name, url, folder, server)
 
 
-def sandbox_name(purpose: str) -> str:
-    """``dblab_<purpose>_<random>``, safe as a database and folder name."""
-    slug = re.sub(r"[^a-z0-9]+", "_", purpose.lower()).strip("_")[:30]
-    return f"dblab_{slug or 'sandbox'}_{secrets.token_hex(4)}"
-
-
-def admin_engine(server: URL) -> Engine:
-    """An AUTOCOMMIT engine on the maintenance database (CREATE/DROP)."""
-    return create_engine(
-        server,
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-        connect_args=settings.connect_args(server),
-    )
-
-
-def create_database(server: URL, name: str) -> None:
-    """Create database ``name`` on ``server`` (after checking it answers)."""
-    settings.check_reachable(server)
-    engine = admin_engine(server)
+def _make_folder(name: str) -> Path:
+    folder = settings.work_dir() / "sandboxes" / name
     try:
-        with engine.connect() as connection:
-            if server.get_backend_name() == "mysql":
-                connection.execute(
-                    text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-                )
-            else:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
+        folder.mkdir(parents=True)
+    except OSError as error:
+        raise SettingsError(
+            f"作業フォルダ {folder.parent} にサンドボックスを作れません "
+            f"(cannot write the work folder: {error.strerror})。"
+            "DBLAB_WORK_DIR を書き込めるフォルダにしてください。"
+        ) from None
+    return folder
 
 
-def drop_database(server: URL, name: str) -> None:
-    """Drop database ``name`` on ``server``, even with connections left."""
-    engine = admin_engine(server)
-    try:
-        with engine.connect() as connection:
-            if server.get_backend_name() == "mysql":
-                connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            else:
-                connection.execute(
-                    text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                )
-    finally:
-        engine.dispose()
+def sandbox_name(purpose: str, server: URL | None = None) -> str:
+    """``dblab_<login>_<purpose>_<random>`` (see :mod:`dblab.servers`)."""
+    return servers.sandbox_name(purpose, server)
+
+
+# moved to dblab.servers; kept here until the safety, deploy and bench
+# helpers call dblab.servers directly
+admin_engine = servers.admin_engine
+create_database = servers.create_database
+drop_database = servers.drop_database

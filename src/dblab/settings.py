@@ -15,12 +15,18 @@ are created beside it, never inside it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.pool import NullPool, Pool
 
 from dblab.errors import ServerUnreachable, SettingsError
 
@@ -38,20 +44,53 @@ EXAMPLES = {
 }
 BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
 CONNECT_TIMEOUT = 3  # seconds; a lecture room should not wait longer
+HANDSHAKE_TIMEOUT = 4.5
+"""MariaDB: the longest wait for the server's greeting and login reply.
+
+PyMySQL's ``connect_timeout`` covers only the TCP connect, so a port
+that accepts but never speaks (a silent listener) would hang; the kit
+connects with this ``read_timeout`` and lifts it once logged in, so a
+long migration is never cut off (see :func:`_lift_handshake_timeout`).
+"""
+QUOTES = "\"'“”‘’"
 
 
 def work_dir() -> Path:
     """The git-ignored folder for SQLite files, backups and copies."""
     path = Path(os.environ.get("DBLAB_WORK_DIR", ROOT / "work"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(
+            f"作業フォルダ {path} を作れません (cannot create the work "
+            f"folder: {error.strerror})。DBLAB_WORK_DIR を書き込めるフォルダ"
+            "にしてください。"
+        ) from None
     return path
 
 
+def mask(value: str | URL) -> str:
+    """A URL (or any text holding URLs) with every password as ``***``."""
+    if isinstance(value, URL):
+        return value.render_as_string(hide_password=True)
+    return re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", value)
+
+
 def parse_url(value: str, variable: str) -> URL:
-    """Parse ``value`` as a SQLAlchemy URL or explain, in one line, why not."""
+    """Parse ``value`` as a SQLAlchemy URL or explain, in one line, why not.
+
+    The message never shows the password (it is masked as ``***``).
+    """
     example = EXAMPLES.get(variable, EXAMPLES["DBLAB_POSTGRES_URL"])
+    value = value.strip()
+    if value[:1] in QUOTES or value[-1:] in QUOTES:
+        raise SettingsError(
+            f"{variable} が引用符で囲まれています (the URL is quoted): "
+            f"{mask(value)}。値から \" や ' を外してください (cmd.exe では "
+            f"set {variable}=... と引用符なしで書きます)。"
+        )
     try:
-        url = make_url(value.strip())
+        url = make_url(value)
         dialect = url.get_dialect()
     except NoSuchModuleError:
         raise SettingsError(
@@ -61,8 +100,14 @@ def parse_url(value: str, variable: str) -> URL:
     except (ArgumentError, ValueError):
         raise SettingsError(
             f"{variable} の形式が正しくありません (malformed URL): "
-            f"{value!r}。例: {example}"
+            f"{mask(value)}。パスワードの @ / : は %40 %2F %3A と書きます。"
+            f"例: {example}"
         ) from None
+    if "@" in (url.host or ""):
+        raise SettingsError(
+            f"{variable} のパスワードに @ が含まれています (unescaped @ in "
+            f"the password): {mask(value)}。@ は %40 と書いてください。"
+        )
     if url.get_backend_name() not in BACKENDS:
         raise SettingsError(
             f"{variable} は SQLite / PostgreSQL / MySQL(MariaDB) の URL に"
@@ -125,10 +170,32 @@ def servers_required() -> bool:
 
 
 def connect_args(url: URL) -> dict[str, object]:
-    """Driver options that make an unreachable server fail fast."""
-    if url.get_backend_name() in ("postgresql", "mysql"):
+    """Driver options that make an unreachable or silent server fail fast.
+
+    On MariaDB the login is bounded too (``read_timeout`` during the
+    handshake only; lifted on connect unless the URL asks for one).
+    """
+    if url.get_backend_name() == "postgresql":
         return {"connect_timeout": CONNECT_TIMEOUT}
+    if url.get_backend_name() == "mysql":
+        found: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT}
+        if url.get_driver_name() == "pymysql":
+            if "read_timeout" not in url.query:
+                found["read_timeout"] = HANDSHAKE_TIMEOUT
+        return found
     return {}
+
+
+@event.listens_for(Pool, "connect")
+def _lift_handshake_timeout(dbapi_connection, connection_record) -> None:  # noqa: ARG001
+    """Remove the login-only ``read_timeout`` once a PyMySQL login is done."""
+    if getattr(dbapi_connection, "_read_timeout", None) != HANDSHAKE_TIMEOUT:
+        return
+    dbapi_connection._read_timeout = None  # noqa: SLF001 (no public API)
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is not None:
+        sock.settimeout(None)
+        dbapi_connection._current_timeout = None  # noqa: SLF001
 
 
 def describe(url: URL) -> str:
@@ -153,12 +220,21 @@ def check_reachable(url: URL) -> str:
             else:
                 query = "select version()"
             return str(connection.execute(text(query)).scalar_one())
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else ""
-        raise ServerUnreachable(
-            f"{BACKENDS[url.get_backend_name()]} ({describe(url)}) に接続"
-            f"できません (cannot connect: {reason})。サーバーが起動して"
-            "いるか、URL のホスト・ポート・ユーザーを確認してください。"
-        ) from None
+    except (OperationalError, DBAPIError) as error:
+        raise ServerUnreachable(unreachable_message(url, error)) from None
     finally:
         engine.dispose()
+
+
+def unreachable_message(url: URL, error: DBAPIError) -> str:
+    """One line saying which server did not let us in, and why."""
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else ""
+    reason = mask(reason)
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    return (
+        f"{BACKENDS[url.get_backend_name()]} ({describe(url)}) に接続"
+        f"できません (cannot connect: {reason})。サーバーが起動して"
+        "いるか、URL のホスト・ポート・ユーザー・パスワードを確認して"
+        "ください。"
+    )

@@ -65,6 +65,26 @@ class StepLog:
         """Record a step that did not run, and why."""
         self.steps.append(Step(key, "skipped", reason, names=self.NAMES))
 
+    def frame(self):
+        """The steps as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                (s.name, s.mark, round(s.seconds, 3), s.detail)
+                for s in self.steps
+            ],
+            columns=["step", "status", "seconds", "detail"],
+        )
+
+    def status(self, key: str) -> str | None:
+        """The status of the last step ``key`` (None if not reached)."""
+        found = [s.status for s in self.steps if s.key == key]
+        return found[-1] if found else None
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython
+        printer.text(repr(self) if cycle else str(self))
+
     def step_lines(self, *, seconds: bool = False) -> list[str]:
         """The steps as aligned, numbered lines."""
         width = max(display_width(name) for name in self.NAMES.values())

@@ -6,9 +6,11 @@ The analogue of dbt's ``--target``: one name, one database.
 - On PostgreSQL or MariaDB each target is a database ``<prefix>_<name>``
   beside the maintenance database of ``DBLAB_DATABASE_URL``.
 
-``prefix`` is ``dblab_target`` (override: ``DBLAB_TARGET_PREFIX``), so the
-production database of a server is ``dblab_target_production``. A single
-target can be pointed elsewhere with ``DBLAB_TARGET_<NAME>_URL``.
+``prefix`` is ``dblab_<login>_target`` (``<login>`` from the URL's user,
+so learners sharing a server each have their own three targets;
+override: ``DBLAB_TARGET_PREFIX``): learner01's production database is
+``dblab_learner01_target_production``. A single target can be pointed
+elsewhere with ``DBLAB_TARGET_<NAME>_URL``.
 
 ``migrations/env.py`` resolves ``-x target=NAME`` (or ``DBLAB_TARGET``)
 through :func:`url` -- the one place the naming convention lives.
@@ -23,46 +25,42 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import URL
 
-from dblab import migrate, settings
+from dblab import migrate, servers, settings
 from dblab.errors import DblabError
-from dblab.sandbox import (
-    Sandbox,
-    admin_engine,
-    create_database,
-    drop_database,
-)
 
 NAMES = ("dev", "staging", "production")
-DEFAULT_PREFIX = "dblab_target"
 
 
 class TargetError(DblabError):
     """A target name or target URL cannot be used."""
 
 
-class Target(Sandbox):
-    """A long-lived database with a name; ``close()`` only disposes it."""
+class Target(servers.KitDatabase):
+    """A long-lived database with a name; ``close()`` only disposes it.
 
-    def close(self) -> None:
-        self.engine.dispose()
+    ``folder`` is the target set's folder (SQLite files, backups,
+    rehearsal records); nothing of it is removed by ``close()``.
+    """
 
-    def __repr__(self) -> str:
-        shown = self.url.render_as_string(hide_password=True)
-        return f"Target({self.name!r}, {self.label}, {shown!r})"
+    kind = "Target"
 
 
-def prefix() -> str:
-    """``DBLAB_TARGET_PREFIX`` or ``dblab_target``."""
+def prefix(server: URL | None = None) -> str:
+    """``DBLAB_TARGET_PREFIX``, or ``dblab_<login>_target`` for ``server``.
+
+    ``server`` defaults to ``DBLAB_DATABASE_URL``.
+    """
     value = os.environ.get("DBLAB_TARGET_PREFIX", "").strip()
     if value and not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", value):
         raise TargetError(
             f"DBLAB_TARGET_PREFIX {value!r} は英小文字・数字・_ にしてくだ"
             "さい (invalid prefix)"
         )
-    return value or DEFAULT_PREFIX
+    if value:
+        return value
+    return servers.target_prefix(server or settings.database_url())
 
 
 def check_name(name: str) -> str:
@@ -84,7 +82,7 @@ def url(
     if override:
         return settings.parse_url(override, f"DBLAB_TARGET_{name.upper()}_URL")
     server = server or settings.database_url()
-    label = prefix_ or prefix()
+    label = prefix_ or prefix(server)
     if server.get_backend_name() == "sqlite":
         folder = settings.work_dir() / "targets" / label
         folder.mkdir(parents=True, exist_ok=True)
@@ -104,10 +102,14 @@ class Targets:
     """
 
     server: URL = field(default_factory=settings.database_url)
-    prefix: str = field(default_factory=prefix)
+    prefix: str = ""
     migrations: Path = settings.MIGRATIONS
     urls: dict[str, URL] = field(default_factory=dict)
     _open: dict[str, Target] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.prefix:
+            self.prefix = prefix(self.server)
 
     @property
     def backend(self) -> str:
@@ -135,11 +137,7 @@ class Targets:
             if found.get_backend_name() != "sqlite":
                 server = self.server
                 if server.get_backend_name() == "sqlite":
-                    server = found.set(
-                        database="postgres"
-                        if found.get_backend_name() == "postgresql"
-                        else None
-                    )
+                    server = servers.maintenance_url(found)
             self._open[name] = Target(name, found, self.folder, server)
         return self._open[name]
 
@@ -151,24 +149,8 @@ class Targets:
         found = self.url(name)
         if found.get_backend_name() == "sqlite":
             return Path(found.database or "").is_file()
-        from sqlalchemy import text
-
-        if found.get_backend_name() == "postgresql":
-            query = "SELECT 1 FROM pg_database WHERE datname = :name"
-        else:
-            query = (
-                "SELECT 1 FROM information_schema.schemata "
-                "WHERE schema_name = :name"
-            )
-        admin = admin_engine(self[name].server or self.server)
-        try:
-            with admin.connect() as connection:
-                row = connection.execute(
-                    text(query), {"name": found.database}
-                ).first()
-        finally:
-            admin.dispose()
-        return row is not None
+        server = self[name].server or self.server
+        return servers.exists(server, str(found.database))
 
     def create(self, name: str) -> Target:
         """Make ``name`` an empty database (emptied if it exists).
@@ -181,9 +163,9 @@ class Targets:
         if target.backend == "sqlite":
             Path(target.url.database or "").unlink(missing_ok=True)
         elif self.exists(name):
-            drop_tables(target.engine)
+            servers.drop_tables(target.engine)
         else:
-            create_database(target.server, target.url.database)
+            servers.create_database(target.server, target.url.database)
         return target
 
     def close(self) -> None:
@@ -199,26 +181,12 @@ class Targets:
             target = self[name]
             target.engine.dispose()
             if target.backend != "sqlite":
-                drop_database(target.server, target.url.database)
+                servers.drop_database(target.server, target.url.database)
         self._open.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def drop_tables(engine: Engine) -> None:
-    """Drop every table of a database (its views and types stay)."""
-    preparer = engine.dialect.identifier_preparer
-    with engine.begin() as connection:
-        names = inspect(connection).get_table_names()
-        if not names:
-            return
-        listed = ", ".join(preparer.quote(name) for name in names)
-        if engine.dialect.name == "mysql":
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-            connection.exec_driver_sql(f"DROP TABLE {listed}")
-            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
-        else:
-            connection.exec_driver_sql(f"DROP TABLE {listed} CASCADE")
-    engine.dispose()
+drop_tables = servers.drop_tables  # moved to dblab.servers (deploy, bench)
 
 
 def prepare(

@@ -1,4 +1,4 @@
-"""The core of every exercise checker, and ``expect_error`` for demos.
+"""The core of every exercise checker.
 
 A checker looks at what the learner produced -- a database, a model
 class, a statement count, a revision file -- never at the text of their
@@ -10,15 +10,30 @@ wrong answer; an unfinished stub gets "まだ解答がありません" instead.
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
+from sqlalchemy.engine import URL
+
+from dblab.expecting import ExpectedError, expect_error
+
 if TYPE_CHECKING:
     from dblab.sandbox import Sandbox
+
+__all__ = [
+    "ExpectedError",
+    "Result",
+    "checker",
+    "expect_error",  # moved to dblab.expecting; kept for notebooks
+    "failed",
+    "not_done",
+    "passed",
+    "revision_source",
+    "server_of",
+    "write_revision",
+]
 
 P = ParamSpec("P")
 
@@ -104,47 +119,33 @@ def checker(
     return decorate
 
 
-class ExpectedError:
-    """What :func:`expect_error` caught (``.error``), for further asserts."""
+def server_of(box: Sandbox) -> URL:
+    """The server a checker makes its trial sandbox on: the learner's."""
+    return box.server if box.server is not None else URL.create("sqlite")
 
-    error: BaseException | None = None
 
-
-@contextmanager
-def expect_error(
-    expected: type[BaseException] | tuple[type[BaseException], ...],
-    match: str | None = None,
-) -> Iterator[ExpectedError]:
-    """Run a block that must fail with ``expected``; show the message.
-
-    Unlike the ``raises-exception`` cell tag, this fails when nothing is
-    raised, so a demo of a failure cannot silently stop failing.
-    """
-    caught = ExpectedError()
-    try:
-        yield caught
-    except expected as error:
-        caught.error = error
-        text = str(getattr(error, "orig", None) or error).strip()
-        first = text.splitlines()[0] if text else ""
-        if match is not None and not re.search(match, text):
-            raise AssertionError(
-                f"想定したエラーの種類ですが、メッセージが {match!r} に"
-                f"一致しません (message mismatch): {first}"
-            ) from error
-        print(f"想定どおりのエラー (expected error): {type(error).__name__}")
-        if first:
-            print(f"  {first}")
-    else:
-        names = (
-            expected.__name__
-            if isinstance(expected, type)
-            else " / ".join(e.__name__ for e in expected)
-        )
-        raise AssertionError(
-            f"{names} が起きるはずでしたが、何も起きませんでした "
-            "(expected an error, none was raised)"
-        )
+def revision_source(
+    message: str,
+    revision: str,
+    down: str | tuple[str, ...],
+    upgrade: str,
+    downgrade: str,
+    *,
+    preamble: str = "",
+) -> str:
+    """The text of a small revision file (bodies indented by 4)."""
+    return (
+        f'"""{message}\n\nRevision ID: {revision}\n"""\n\n'
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n"
+        f"{preamble}\n\n"
+        f"def upgrade():\n    {upgrade}\n\n\n"
+        f"def downgrade():\n    {downgrade}\n"
+    )
 
 
 def write_revision(box: Sandbox, name: str, text: str | None) -> Path | None:

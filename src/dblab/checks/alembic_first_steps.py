@@ -18,10 +18,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy.engine import URL
 
-from dblab import migrate, sandbox, settings
-from dblab.checks import Result, checker, failed, passed
+from dblab import migrate, sandbox, seed, settings
+from dblab.checks import Result, checker, failed, passed, server_of
 from dblab.errors import MigrationError
 
 SECTION = "05_alembic_first_steps「カラム追加のパターン」"
@@ -48,26 +47,11 @@ def users_table() -> sa.TableClause:
     )
 
 
-def seed_users(engine: sa.Engine, count: int) -> None:
-    """``count`` users, every third without an age."""
-    rows = [
-        {
-            "id": number,
-            "name": f"user{number:04d}",
-            "email": f"user{number:04d}@example.com",
-            "age": None if number % 3 == 0 else 20 + number % 50,
-        }
-        for number in range(1, count + 1)
-    ]
-    with engine.begin() as connection:
-        connection.execute(sa.insert(users_table()), rows)
-
-
 def prepare() -> sandbox.Sandbox:
     """The exercise's start: a sandbox at the kit's head, with users."""
     box = sandbox.create("alembic_first_steps_exercise", migrations=True)
     migrate.upgrade(box, "head")
-    seed_users(box.engine, settings.scaled(200, 30))
+    seed.users(box.engine, settings.scaled(200, 30))
     return box
 
 
@@ -233,10 +217,6 @@ def _after_upgrade(engine: sa.Engine, before: list[tuple]) -> str | None:
     return None
 
 
-def _server(box: sandbox.Sandbox) -> URL:
-    return box.server if box.server is not None else URL.create("sqlite")
-
-
 @checker(SECTION)
 def status_column(box: sandbox.Sandbox) -> Result:
     """The learner's revision adds ``users.status`` and takes it away."""
@@ -259,7 +239,7 @@ def status_column(box: sandbox.Sandbox) -> Result:
     if problem:
         return failed(problem, SECTION_FILE)
     trial = sandbox.create(
-        "alembic_first_steps_check", server=_server(box), migrations=True
+        "alembic_first_steps_check", server=server_of(box), migrations=True
     )
     try:
         return _run_trial(trial, path)
@@ -273,7 +253,7 @@ def _run_trial(trial: sandbox.Sandbox, path: Path) -> Result:
     head = kit_head()
     migrate.upgrade(trial, head)
     count = settings.scaled(200, 30)
-    seed_users(trial.engine, count)
+    seed.users(trial.engine, count)
     before = _rows(trial.engine)
     where = f"({path.name}, {count} 行の users で実行)"
     try:

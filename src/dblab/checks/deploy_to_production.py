@@ -28,11 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL
 
-from dblab import deploy, migrate, safety, settings, targets
+from dblab import deploy, migrate, revisions, safety, settings, targets
 from dblab.checks import Result, checker, failed, passed
-from dblab.checks.testing_and_versioning import revision_source
+from dblab.deploy import example_app
 
-HEAD = "36bd30ad7a7f"
+HEAD = revisions.HEAD
 SECTION_PLAN = "09_deploy_to_production「計画: 適用待ちの revision」"
 SECTION_ROLLBACK = "09_deploy_to_production「ロールバック」"
 SECTION_REHEARSAL = "09_deploy_to_production「リハーサル」"
@@ -42,7 +42,7 @@ CI_SETUP = ["uv sync --locked"]
 """The ``run:`` lines before :data:`CI_COMMANDS` (installing only)."""
 CI_COMMANDS = [
     "uv run dblab lint",
-    "uv run pytest -q -p no:cacheprovider -n 0 tests/test_migrations.py"
+    "uv run pytest -q -p no:cacheprovider -n 0 tests/kit/test_migrations.py"
     " -k up_down_consistency",
     "uv run dblab deploy --prepare",
     "uv run dblab deploy --target staging --dry-run",
@@ -133,6 +133,15 @@ REVISIONS: dict[str, tuple[str, str, str, str, str, str]] = {
 }
 
 
+def app(metadata: MetaData | None = None) -> deploy.App:
+    """The example app's queries and models, for a :class:`deploy.Runbook`.
+
+    ``metadata``: what ``alembic check`` compares with (default: the
+    app's models; :func:`metadata_with_index` after INDEX).
+    """
+    return example_app.app(metadata)
+
+
 def revision_id(key: str) -> str:
     return REVISIONS[key][0]
 
@@ -140,8 +149,12 @@ def revision_id(key: str) -> str:
 def add_revision(where: targets.Targets, key: str, down: str | None = None):
     """Write the prepared revision ``key`` into the private versions/."""
     revision, default_down, slug, message, up, down_body = REVISIONS[key]
-    text = revision_source(
-        message, revision, down or default_down, up, down_body
+    text = (
+        f'"""{message}\n\nRevision ID: {revision}\n"""\n\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {revision!r}\ndown_revision = {down or default_down!r}\n"
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n    {up}\n\n\ndef downgrade():\n    {down_body}\n"
     )
     path = (
         where.migrations / "versions" / f"2024_06_01_0900-{revision}_{slug}.py"
@@ -200,7 +213,7 @@ def metadata_with_index() -> MetaData:
     return metadata
 
 
-# --- exercise 1: read a plan ----------------------------------------------
+# --- scenarios of the exercises ---------------------------------------
 
 
 def prepare_plan(
@@ -214,6 +227,32 @@ def prepare_plan(
     add_revision(where, "INDEX", down=revision_id("NICKNAME"))
     add_revision(where, "DROP_AGE")
     return where
+
+
+def prepare_rollback(
+    server: URL | None = None, *, reuse: targets.Targets | None = None
+) -> targets.Targets:
+    """Production at INDEX, seeded; DROP_AGE pending."""
+    where = make_targets(
+        server,
+        revisions=("INDEX",),
+        users=settings.scaled(300, 60),
+        reuse=reuse,
+    )
+    add_revision(where, "DROP_AGE")
+    return where
+
+
+def prepare_slow_query(
+    server: URL | None = None, *, reuse: targets.Targets | None = None
+) -> targets.Targets:
+    """Production at INDEX, seeded; DROP_INDEX pending."""
+    where = make_targets(server, revisions=("INDEX",), reuse=reuse)
+    add_revision(where, "DROP_INDEX")
+    return where
+
+
+# --- checkers ------------------------------------------------------------
 
 
 @checker(SECTION_PLAN)
@@ -238,23 +277,6 @@ def risky_step(answer: str, where: targets.Targets) -> Result:
         f"{answer} は列を削除します ({', '.join(sorted(codes))})。適用前に"
         "バックアップと、データを戻す手順が必要です。"
     )
-
-
-# --- exercise 2: a rollback plan ---------------------------------------------
-
-
-def prepare_rollback(
-    server: URL | None = None, *, reuse: targets.Targets | None = None
-) -> targets.Targets:
-    """Production at INDEX, seeded; DROP_AGE pending."""
-    where = make_targets(
-        server,
-        revisions=("INDEX",),
-        users=settings.scaled(300, 60),
-        reuse=reuse,
-    )
-    add_revision(where, "DROP_AGE")
-    return where
 
 
 @checker(SECTION_ROLLBACK)
@@ -298,18 +320,6 @@ def rollback_plan(
     return passed(
         "適用前の revision と、適用前と同じ指紋 (age の値も) に戻りました。"
     )
-
-
-# --- exercise 3: a rehearsal that catches a slow query ---------------
-
-
-def prepare_slow_query(
-    server: URL | None = None, *, reuse: targets.Targets | None = None
-) -> targets.Targets:
-    """Production at INDEX, seeded; DROP_INDEX pending."""
-    where = make_targets(server, revisions=("INDEX",), reuse=reuse)
-    add_revision(where, "DROP_INDEX")
-    return where
 
 
 @checker(SECTION_REHEARSAL)

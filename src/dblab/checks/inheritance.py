@@ -100,6 +100,31 @@ def prepare(server: URL | None = None) -> sandbox.Sandbox:
     return box
 
 
+SCENARIOS = {
+    "A": (
+        "single",
+        "通知の種類ごとの追加列は 1〜2 個で、いつも全種類をまとめて"
+        "時系列に並べます。結合のない単一テーブルが向いています。",
+    ),
+    "B": (
+        "joined",
+        "社員だけが持つ列が多く、しかも NOT NULL にしたい列ばかりです。"
+        "社員はごく一部なので、1 つの表にすると大半の行が NULL だらけに"
+        "なります。結合テーブル継承が向いています。",
+    ),
+}
+SPELLINGS = {
+    "single": "single",
+    "単一": "single",
+    "単一テーブル": "single",
+    "単一テーブル継承": "single",
+    "joined": "joined",
+    "結合": "joined",
+    "結合テーブル": "joined",
+    "結合テーブル継承": "joined",
+}
+
+
 def _expected_hires(engine: Engine) -> list[int]:
     employees = sa.table("employees", sa.column("id"), sa.column("hire_date"))
     with engine.connect() as connection:
@@ -281,31 +306,6 @@ def hired_after(employees: object, engine: Engine) -> Result:
         f"{CUTOFF} より後に入社した社員 {len(got)} 人、入社日順です。",
         *(f"{i.name} ({i.hire_date})" for i in items),
     )
-
-
-SCENARIOS = {
-    "A": (
-        "single",
-        "通知の種類ごとの追加列は 1〜2 個で、いつも全種類をまとめて"
-        "時系列に並べます。結合のない単一テーブルが向いています。",
-    ),
-    "B": (
-        "joined",
-        "社員だけが持つ列が多く、しかも NOT NULL にしたい列ばかりです。"
-        "社員はごく一部なので、1 つの表にすると大半の行が NULL だらけに"
-        "なります。結合テーブル継承が向いています。",
-    ),
-}
-SPELLINGS = {
-    "single": "single",
-    "単一": "single",
-    "単一テーブル": "single",
-    "単一テーブル継承": "single",
-    "joined": "joined",
-    "結合": "joined",
-    "結合テーブル": "joined",
-    "結合テーブル継承": "joined",
-}
 
 
 @checker(SECTION_CHOICE)

@@ -20,64 +20,37 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from dblab import migrate, sandbox, settings
+from dblab import migrate, revisions, sandbox, seed, settings
 from dblab.checks import (
     Result,
     checker,
     failed,
     not_done,
     passed,
+    server_of,
 )
 from dblab.checks import write_revision as write_revision  # notebook 06
 from dblab.errors import MigrationError
 
 SECTION = "06_split_migrations「サンプル 3: NOT NULL への変更」"
-BASE = ("fc269420a215", "71cc828891fc")
+BASE = (revisions.USERS_CREATED, revisions.AGE_ADDED)
 """The revisions the exercise starts from: users, then users.age."""
 START = BASE[-1]
-NAMES = ("佐藤 蓮", "鈴木 陽葵", "高橋 湊", "田中 凛", "伊藤 樹", "渡辺 葵")
 
 
 def seed_users(engine: Engine, count: int, *, null_every: int = 10) -> int:
-    """Insert ``count`` users; every ``null_every``-th e-mail is NULL.
+    """Insert ``count`` users through :func:`dblab.seed.users`.
 
-    Names repeat (six of them), e-mails are ``user<id>@example.com``; the
-    ``age`` column is filled when the table has one. Returns the number
-    of NULL e-mails inserted.
+    One e-mail in ``null_every`` is NULL (spread over the rows); names
+    repeat, e-mails are unique. Returns the number of NULL e-mails.
     """
-    names = {c["name"] for c in sa.inspect(engine).get_columns("users")}
-    with engine.begin() as connection:
-        first = connection.execute(
-            sa.select(sa.func.coalesce(sa.func.max(_users.c.id), 0))
-        ).scalar_one()
-        rows = []
-        for number in range(first + 1, first + count + 1):
-            row = {
-                "id": number,
-                "name": NAMES[number % len(NAMES)],
-                "email": (
-                    None
-                    if number % null_every == 0
-                    else f"user{number}@example.com"
-                ),
-            }
-            if "age" in names:
-                row["age"] = 18 + number % 60
-            rows.append(row)
-        table = _users if "age" not in names else _users_with_age
-        connection.execute(table.insert(), rows)
-    return sum(1 for row in rows if row["email"] is None)
+    fraction = 1 / null_every
+    seed.users(engine, count, with_null_emails=fraction)
+    return round(count * fraction)  # what dblab.seed makes NULL
 
 
 _users = sa.table(
     "users", sa.column("id"), sa.column("name"), sa.column("email")
-)
-_users_with_age = sa.table(
-    "users",
-    sa.column("id"),
-    sa.column("name"),
-    sa.column("email"),
-    sa.column("age"),
 )
 
 
@@ -90,7 +63,7 @@ def keep_only(folder: Path, revisions: tuple[str, ...] = BASE) -> None:
 
 
 def prepare(server: URL | None = None) -> sandbox.Sandbox:
-    """The exercise's start: ``users`` at 71cc828891fc with NULL e-mails.
+    """The exercise's start: ``users`` at AGE_ADDED with NULL e-mails.
 
     Only the first two revisions are left in the sandbox's ``versions/``;
     the learner adds the next ones there.
@@ -158,7 +131,7 @@ def _literal(tree: ast.Module, name: str) -> tuple[bool, object]:
 
 
 def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
-    """The learner's revisions as ``[(file, revision)]`` from 71cc828891fc.
+    """The learner's revisions as ``[(file, revision)]`` from AGE_ADDED.
 
     Or a failed Result naming the file: syntax error, no ``revision``, a
     ``down_revision`` that points nowhere, a branch.
@@ -269,10 +242,6 @@ def _lost(before: State, now: State) -> str | None:
     return None
 
 
-def _server(box: sandbox.Sandbox) -> URL:
-    return box.server or URL.create("sqlite")
-
-
 @checker(SECTION)
 def split_not_null(exercise: sandbox.Sandbox) -> Result:
     """Backfill, then NOT NULL, as separate revisions that go up and down."""
@@ -287,7 +256,7 @@ def split_not_null(exercise: sandbox.Sandbox) -> Result:
             SECTION,
         )
     with sandbox.create(
-        "split_check", server=_server(exercise), migrations=True
+        "split_check", server=server_of(exercise), migrations=True
     ) as box:
         versions = box.migrations / "versions"
         keep_only(versions)
@@ -299,7 +268,48 @@ def split_not_null(exercise: sandbox.Sandbox) -> Result:
 
 
 def _run(box: sandbox.Sandbox, chain: list[tuple[str, str]]) -> Result:
+    """Up one revision at a time, down again, up once more."""
     before = state(box.engine)
+    upgraded = _upgrade_steps(box, chain, before)
+    if isinstance(upgraded, Result):
+        return upgraded
+    down = _downgrade_steps(box, chain, before, upgraded[1])
+    if isinstance(down, Result):
+        return down
+    try:
+        migrate.upgrade(box, chain[-1][1])
+    except MigrationError as error:
+        return failed(
+            "downgrade の後にもう一度 upgrade できません (re-upgrade "
+            f"failed): {_why(error)}",
+            SECTION,
+        )
+    details = [
+        f"{len(chain)} つの revision: "
+        + " → ".join(name for name, _ in chain),
+        f"{before.rows} 行、NULL だった {len(before.nulls)} 行は "
+        f"{len({upgraded[0].emails[i] for i in before.nulls})} 種類の"
+        "一意な値で埋まりました",
+    ]
+    if down.nulls == before.nulls:
+        details.append("downgrade で仮の値は NULL に戻りました")
+    else:
+        details.append(
+            "注意: downgrade 後も仮の値が残っています (NULL に戻す"
+            "と、元の状態に完全に戻せます)"
+        )
+    return passed(
+        "backfill → NOT NULL の順に分割され、upgrade / downgrade / "
+        "upgrade がデータを失わずに通りました。",
+        *details,
+    )
+
+
+def _upgrade_steps(
+    box: sandbox.Sandbox, chain: list[tuple[str, str]], before: State
+) -> tuple[State, str | None] | Result:
+    """Upgrade revision by revision; the state at the end and the file
+    that made ``email`` NOT NULL, or what went wrong."""
     backfilled = False
     tightened = None
     for name, revision in chain:
@@ -339,7 +349,16 @@ def _run(box: sandbox.Sandbox, chain: list[tuple[str, str]]) -> Result:
             "値で埋めてください。",
             SECTION,
         )
-    upgraded = now
+    return now, tightened
+
+
+def _downgrade_steps(
+    box: sandbox.Sandbox,
+    chain: list[tuple[str, str]],
+    before: State,
+    tightened: str | None,
+) -> State | Result:
+    """Downgrade revision by revision back to START; the state there."""
     parents = [START] + [revision for _, revision in chain[:-1]]
     for (name, _), parent in reversed(list(zip(chain, parents, strict=True))):
         try:
@@ -367,30 +386,4 @@ def _run(box: sandbox.Sandbox, chain: list[tuple[str, str]]) -> Result:
             "(downgrade did not allow NULL again)。",
             SECTION,
         )
-    try:
-        migrate.upgrade(box, chain[-1][1])
-    except MigrationError as error:
-        return failed(
-            "downgrade の後にもう一度 upgrade できません (re-upgrade "
-            f"failed): {_why(error)}",
-            SECTION,
-        )
-    details = [
-        f"{len(chain)} つの revision: "
-        + " → ".join(name for name, _ in chain),
-        f"{before.rows} 行、NULL だった {len(before.nulls)} 行は "
-        f"{len({upgraded.emails[i] for i in before.nulls})} 種類の"
-        "一意な値で埋まりました",
-    ]
-    if down.nulls == before.nulls:
-        details.append("downgrade で仮の値は NULL に戻りました")
-    else:
-        details.append(
-            "注意: downgrade 後も仮の値が残っています (NULL に戻す"
-            "と、元の状態に完全に戻せます)"
-        )
-    return passed(
-        "backfill → NOT NULL の順に分割され、upgrade / downgrade / "
-        "upgrade がデータを失わずに通りました。",
-        *details,
-    )
+    return down

@@ -24,18 +24,20 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dblab import lint, migrate, sandbox, settings
+from dblab import lint, migrate, revisions, sandbox, seed, settings
 from dblab.checks import (
     Result,
     checker,
     failed,
     not_done,
     passed,
+    revision_source,
+    server_of,
     write_revision,
 )
 from dblab.errors import MigrationError
 
-HEAD = "36bd30ad7a7f"
+HEAD = revisions.HEAD
 """The kit's head revision: every exercise starts from it."""
 
 SECTION_MERGE = "07_testing_and_versioning「ブランチとマージ」"
@@ -63,45 +65,58 @@ _BRANCH_BODIES = {
 }
 
 
-def revision_source(
-    message: str,
-    revision: str,
-    down: str | tuple[str, ...],
-    upgrade: str,
-    downgrade: str,
-    *,
-    preamble: str = "",
-) -> str:
-    """The text of a small revision file (bodies indented by 4)."""
-    return (
-        f'"""{message}\n\nRevision ID: {revision}\n"""\n\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {down!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n"
-        f"{preamble}\n\n"
-        f"def upgrade():\n    {upgrade}\n\n\n"
-        f"def downgrade():\n    {downgrade}\n"
-    )
+# --- the scenarios: what each exercise starts from -----------------------
+
+BAD_REVISION = revision_source(
+    "add users.nickname, filled from name",
+    "c3c3c3c3c3c3",
+    HEAD,
+    'op.add_column(\n        "users", sa.Column("nickname", sa.String(50), '
+    "nullable=False)\n    )\n"
+    '    op.execute("UPDATE users SET nickname = name")',
+    "pass",
+)
+"""The revision to fix: NOT NULL without a default, data and schema mixed,
+an UPDATE without WHERE, an empty downgrade."""
+BAD_NAME = "2024_05_02_0900-c3c3c3c3c3c3_add_users_nickname"
+
+SEED_USERS = 8
+"""Rows in ``users`` while the learner's revisions run."""
 
 
-def _server(box: sandbox.Sandbox) -> URL:
-    return box.server or URL.create("sqlite")
+LOWER_ID = "d4d4d4d4d4d4"
+LOWER_NAME = f"2024_05_03_0900-{LOWER_ID}_lowercase_emails"
+_LOWER_PREAMBLE = """
+users = sa.table(
+    "users", sa.column("id"), sa.column("name"), sa.column("email")
+)
+"""
+_LOWER_DOWN = (
+    "pass  # the original case is not kept: lowercasing cannot be undone"
+)
+LOWER_REVISION = revision_source(
+    "lowercase every e-mail address",
+    LOWER_ID,
+    HEAD,
+    "op.execute(\n        users.update()\n"
+    "        .values(email=sa.func.lower(users.c.email))\n    )",
+    _LOWER_DOWN,
+    preamble=_LOWER_PREAMBLE,
+)
+"""The revision the learner's test is about."""
 
-
-def _new_files(folder: Path) -> list[Path]:
-    """The revision files of ``folder`` that are not the kit's."""
-    kit = {p.name for p in (settings.MIGRATIONS / "versions").glob("*.py")}
-    return sorted(
-        p
-        for p in folder.glob("*.py")
-        if p.name not in kit and p.name != "__init__.py"
-    )
-
-
-# --- exercise 1: two heads -------------------------------------------------
+BROKEN_REVISIONS = {
+    "何もしない revision": LOWER_REVISION.replace(
+        ".values(email=sa.func.lower(users.c.email))",
+        ".values(email=users.c.email)",
+    ),
+    "name まで小文字にする revision": LOWER_REVISION.replace(
+        ".values(email=sa.func.lower(users.c.email))",
+        ".values(\n            email=sa.func.lower(users.c.email),\n"
+        "            name=sa.func.lower(users.c.name),\n        )",
+    ),
+}
+"""Deliberately broken copies a good test must catch."""
 
 
 def prepare_merge(server: URL | None = None) -> sandbox.Sandbox:
@@ -116,6 +131,47 @@ def prepare_merge(server: URL | None = None) -> sandbox.Sandbox:
             revision_source(message, revision, HEAD, up, down),
         )
     return box
+
+
+def prepare_lint(server: URL | None = None) -> sandbox.Sandbox:
+    """A sandbox at the kit's head with the bad revision in ``versions/``."""
+    box = sandbox.create("lint_exercise", server=server, migrations=True)
+    migrate.upgrade(box, HEAD)
+    write_revision(box, BAD_NAME, BAD_REVISION)
+    return box
+
+
+def prepare_seeded(
+    server: URL | None = None, source: str = LOWER_REVISION
+) -> sandbox.Sandbox:
+    """An empty sandbox whose ``versions/`` ends with the lowercase revision.
+
+    The learner's test migrates it (to HEAD, then to LOWER_ID) itself.
+    """
+    box = sandbox.create("seeded_test", server=server, migrations=True)
+    write_revision(box, LOWER_NAME, source)
+    return box
+
+
+# --- the checkers ---------------------------------------------------------
+
+
+def _new_files(folder: Path) -> list[Path]:
+    """The revision files of ``folder`` that are not the kit's."""
+    kit = {p.name for p in (settings.MIGRATIONS / "versions").glob("*.py")}
+    return sorted(
+        p
+        for p in folder.glob("*.py")
+        if p.name not in kit and p.name != "__init__.py"
+    )
+
+
+def _users(engine: sa.Engine) -> tuple[dict[int, tuple], dict[str, dict]]:
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("users")}
+    table = sa.table("users", *(sa.column(name) for name in columns))
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(table)).mappings().all()
+    return {r["id"]: dict(r) for r in rows}, columns
 
 
 @checker(SECTION_MERGE)
@@ -181,57 +237,6 @@ def resolve_heads(exercise: sandbox.Sandbox) -> Result:
     )
 
 
-# --- exercise 2: fix what the linter found --------------------------------
-
-BAD_REVISION = revision_source(
-    "add users.nickname, filled from name",
-    "c3c3c3c3c3c3",
-    HEAD,
-    'op.add_column(\n        "users", sa.Column("nickname", sa.String(50), '
-    "nullable=False)\n    )\n"
-    '    op.execute("UPDATE users SET nickname = name")',
-    "pass",
-)
-"""The revision to fix: NOT NULL without a default, data and schema mixed,
-an UPDATE without WHERE, an empty downgrade."""
-BAD_NAME = "2024_05_02_0900-c3c3c3c3c3c3_add_users_nickname"
-
-SEED_NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra")
-
-
-def prepare_lint(server: URL | None = None) -> sandbox.Sandbox:
-    """A sandbox at the kit's head with the bad revision in ``versions/``."""
-    box = sandbox.create("lint_exercise", server=server, migrations=True)
-    migrate.upgrade(box, HEAD)
-    write_revision(box, BAD_NAME, BAD_REVISION)
-    return box
-
-
-def seed_users(engine: sa.Engine, count: int = 8) -> None:
-    """``count`` users at the kit's head (names repeat, e-mails unique)."""
-    users = sa.table(
-        "users", sa.column("id"), sa.column("name"), sa.column("email")
-    )
-    rows = [
-        {
-            "id": number,
-            "name": SEED_NAMES[number % len(SEED_NAMES)],
-            "email": f"user{number}@example.com",
-        }
-        for number in range(1, count + 1)
-    ]
-    with engine.begin() as connection:
-        connection.execute(users.insert(), rows)
-
-
-def _users(engine: sa.Engine) -> tuple[dict[int, tuple], dict[str, dict]]:
-    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("users")}
-    table = sa.table("users", *(sa.column(name) for name in columns))
-    with engine.connect() as connection:
-        rows = connection.execute(sa.select(table)).mappings().all()
-    return {r["id"]: dict(r) for r in rows}, columns
-
-
 @checker(SECTION_LINT)
 def lint_fixed(exercise: sandbox.Sandbox) -> Result:
     """No findings, and the revisions still add a filled NOT NULL column."""
@@ -265,13 +270,13 @@ def lint_fixed(exercise: sandbox.Sandbox) -> Result:
             ),
         )
     with sandbox.create(
-        "lint_check", server=_server(exercise), migrations=True
+        "lint_check", server=server_of(exercise), migrations=True
     ) as box:
         versions = box.migrations / "versions"
         for path in _new_files(versions):
             path.unlink()
         migrate.upgrade(box, HEAD)
-        seed_users(box.engine)
+        seed.users(box.engine, SEED_USERS)
         before, _ = _users(box.engine)
         for path in files:
             shutil.copy(path, versions)
@@ -336,55 +341,6 @@ def _run_lint_job(box: sandbox.Sandbox, before: dict) -> Result:
         "downgrade / upgrade が通りました。",
         f"{len(before)} 行の nickname が name で埋まり、NOT NULL になりました",
     )
-
-
-# --- exercise 3: a test on seeded data -----------------------------------
-
-LOWER_ID = "d4d4d4d4d4d4"
-LOWER_NAME = f"2024_05_03_0900-{LOWER_ID}_lowercase_emails"
-_LOWER_PREAMBLE = """
-users = sa.table(
-    "users", sa.column("id"), sa.column("name"), sa.column("email")
-)
-"""
-_LOWER_DOWN = (
-    "pass  # the original case is not kept: lowercasing cannot be undone"
-)
-LOWER_REVISION = revision_source(
-    "lowercase every e-mail address",
-    LOWER_ID,
-    HEAD,
-    "op.execute(\n        users.update()\n"
-    "        .values(email=sa.func.lower(users.c.email))\n    )",
-    _LOWER_DOWN,
-    preamble=_LOWER_PREAMBLE,
-)
-"""The revision the learner's test is about."""
-
-BROKEN_REVISIONS = {
-    "何もしない revision": LOWER_REVISION.replace(
-        ".values(email=sa.func.lower(users.c.email))",
-        ".values(email=users.c.email)",
-    ),
-    "name まで小文字にする revision": LOWER_REVISION.replace(
-        ".values(email=sa.func.lower(users.c.email))",
-        ".values(\n            email=sa.func.lower(users.c.email),\n"
-        "            name=sa.func.lower(users.c.name),\n        )",
-    ),
-}
-"""Deliberately broken copies a good test must catch."""
-
-
-def prepare_seeded(
-    server: URL | None = None, source: str = LOWER_REVISION
-) -> sandbox.Sandbox:
-    """An empty sandbox whose ``versions/`` ends with the lowercase revision.
-
-    The learner's test migrates it (to HEAD, then to LOWER_ID) itself.
-    """
-    box = sandbox.create("seeded_test", server=server, migrations=True)
-    write_revision(box, LOWER_NAME, source)
-    return box
 
 
 def _outcome(

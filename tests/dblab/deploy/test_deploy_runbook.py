@@ -1,0 +1,172 @@
+"""``dblab deploy`` on SQLite, PostgreSQL and MariaDB.
+
+Each test builds its own dev / staging / production (a private prefix and
+migrations copy, production seeded with a few hundred rows) and drops
+them afterwards. Production's fingerprint is the witness: it must not
+move when the runbook stops, and must come back after a restore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from dblab import cli, deploy, migrate, safety, targets
+from dblab.checks import deploy_to_production as dp
+
+USERS = 60
+
+
+@pytest.fixture
+def where(server, reused_targets) -> Iterator[targets.Targets]:
+    """dev / staging / production, emptied and refilled for each test."""
+    made = reused_targets(dp.make_targets, server, users=USERS)
+    yield made
+    made.close()
+
+
+def fingerprints(where: targets.Targets) -> dict[str, safety.Fingerprint]:
+    return {name: safety.fingerprint(where[name]) for name in targets.NAMES}
+
+
+def index_names(target: targets.Target) -> set[str]:
+    return {i["name"] for i in sa.inspect(target.engine).get_indexes("users")}
+
+
+def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
+    production = where["production"]
+    before = safety.fingerprint(production)
+    dp.add_revision(where, "INDEX")
+    report = deploy.deploy(
+        where=where, app=deploy.App(metadata=dp.metadata_with_index())
+    )
+    assert report.ok, report
+    assert [s.status for s in report.steps] == ["ok"] * 6, report
+    assert report.plan.pending == [dp.revision_id("INDEX")]
+    assert migrate.current(production) == (dp.revision_id("INDEX"),)
+    assert "ix_users_name" in index_names(production)
+    changed = safety.fingerprint(production).differences(before)
+    assert changed == ["alembic_version: 内容が違う (checksum differs)"]
+    assert report.rehearsal.schema_changes == [
+        "+ インデックス users.ix_users_name"
+    ]
+
+    dp.add_revision(where, "UNIQUE")
+    deployed = safety.fingerprint(production)
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert not report.ok
+    assert report.status("rehearse") == "failed"
+    assert report.status("apply") == "skipped"
+    assert "uq_users_name" in report.error or "UNIQUE" in report.error
+    assert safety.fingerprint(production) == deployed
+    assert migrate.current(production) == (dp.revision_id("INDEX"),)
+    # Without a successful rehearsal, apply() refuses.
+    book = deploy.Runbook(where, app=dp.app(dp.metadata_with_index()))
+    with pytest.raises(
+        deploy.DeployError, match="リハーサルが成功していません"
+    ):
+        book.apply(book.plan(), book.backup())
+    assert safety.fingerprint(production) == deployed
+
+
+def test_failed_apply_is_restored(where) -> None:
+    production = where["production"]
+    before = safety.fingerprint(production)
+    dp.add_revision(where, "FAIL_IN_PRODUCTION")
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert not report.ok
+    assert report.status("rehearse") == "ok"
+    assert report.status("apply") == "failed"
+    assert report.restored
+    assert "disk full" in report.error
+    assert migrate.current(production) == (dp.HEAD,)
+    assert safety.fingerprint(production) == before
+    assert "ix_users_name" not in index_names(production)
+
+
+def test_dry_run_changes_nothing_and_rollback_on_request(where) -> None:
+    dp.add_revision(where, "INDEX")
+    before = fingerprints(where)
+    report = deploy.deploy(
+        where=where, dry_run=True, app=dp.app(dp.metadata_with_index())
+    )
+    assert report.ok, report
+    assert report.rehearsal.ok
+    assert "CREATE INDEX ix_users_name" in report.plan.sql
+    assert report.status("apply") == "skipped"
+    assert fingerprints(where) == before
+    assert not (where.folder / "rehearsals.json").exists()
+    assert migrate.current(where["production"]) == (dp.HEAD,)
+
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert report.ok, report
+    report = deploy.deploy(where=where, rollback_to=dp.HEAD)
+    assert report.ok, report
+    assert migrate.current(where["production"]) == (dp.HEAD,)
+    assert "ix_users_name" not in index_names(where["production"])
+
+
+def test_dirty_production_is_refused(where) -> None:
+    production = where["production"]
+    dp.add_revision(where, "INDEX")
+    with production.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE alembic_version SET version_num = 'feedbeef0000'")
+        )
+    before = fingerprints(where)
+    with pytest.raises(deploy.DeployError, match="feedbeef0000"):
+        deploy.deploy(where=where)
+    assert fingerprints(where) == before
+    with production.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE alembic_version SET version_num = :head"),
+            {"head": dp.HEAD},
+        )
+        connection.execute(sa.text("CREATE INDEX ix_by_hand ON users (age)"))
+    before = fingerprints(where)
+    with pytest.raises(deploy.DeployError, match="ix_by_hand"):
+        deploy.deploy(where=where)
+    assert fingerprints(where) == before
+    assert migrate.current(production) == (dp.HEAD,)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # no database is touched
+def test_bad_target_and_same_url(where, capsys) -> None:
+    with pytest.raises(targets.TargetError, match="unknown target"):
+        deploy.deploy("prod", where=where)
+    assert cli.main(["deploy", "--target", "prod"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("dblab deploy: ターゲット 'prod' はありません")
+    assert len(error.splitlines()) == 1
+    same = targets.Targets(
+        server=where.server,
+        prefix=where.prefix,
+        migrations=where.migrations,
+        urls={"staging": where.url("production")},
+    )
+    before = safety.fingerprint(where["production"])
+    with pytest.raises(deploy.DeployError, match="同じデータベース"):
+        deploy.deploy(where=same)
+    same.close()
+    assert safety.fingerprint(where["production"]) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_env_py_resolves_a_target(where, monkeypatch) -> None:
+    monkeypatch.setenv("DBLAB_TARGET_PREFIX", where.prefix)
+    url = targets.url("production", server=where.server)
+    assert url == where.url("production")
+    cfg = migrate.config(script_location=where.migrations)
+    cfg.cmd_opts = type("Options", (), {"x": ["target=production"]})()
+    dp.add_revision(where, "INDEX")
+    from alembic import command
+
+    command.upgrade(cfg, "heads")
+    where["production"].engine.dispose()
+    assert migrate.current(where["production"]) == (dp.revision_id("INDEX"),)
+    assert migrate.current(where["staging"]) == (dp.HEAD,)
+    cfg.cmd_opts = type("Options", (), {"x": ["target=nowhere"]})()
+    with pytest.raises(Exception, match="unknown target"):
+        command.upgrade(cfg, "heads")

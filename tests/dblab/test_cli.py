@@ -1,0 +1,47 @@
+"""The dblab command: one line on stderr for a DblabError."""
+
+from __future__ import annotations
+
+import pytest
+
+import dblab
+from dblab import cli
+
+
+def test_bad_database_url_is_one_line_from_the_command(monkeypatch, capsys):
+    monkeypatch.setenv("DBLAB_DATABASE_URL", "nonsense//")
+    from dblab import doctor
+
+    monkeypatch.setattr(
+        doctor, "report", lambda: dblab.settings.database_url()
+    )
+    assert cli.main(["doctor"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dblab doctor: DBLAB_DATABASE_URL")
+    assert len(err.splitlines()) == 1
+
+
+SECRET = "Hunter2secret"  # noqa: S105 (a test value)
+
+
+@pytest.mark.parametrize("where", ["environment", "--url"])
+def test_quoted_url_is_one_line_without_the_password(
+    where: str, monkeypatch, capsys, tmp_path
+) -> None:
+    for variable in ("DBLAB_POSTGRES_URL", "DBLAB_MYSQL_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DBLAB_WORK_DIR", str(tmp_path))
+    (tmp_path / "sandboxes" / "dblab_x_keep_0a1b2c3d").mkdir(parents=True)
+    quoted = f'"postgresql+psycopg://u:{SECRET}@127.0.0.1:5432/postgres"'
+    args = ["reset"]
+    if where == "environment":
+        monkeypatch.setenv("DBLAB_DATABASE_URL", quoted)
+    else:
+        monkeypatch.delenv("DBLAB_DATABASE_URL", raising=False)
+        args += ["--url", quoted]
+    assert cli.main(args) == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "引用符" in captured.err
+    assert SECRET not in captured.err + captured.out
+    assert (tmp_path / "sandboxes" / "dblab_x_keep_0a1b2c3d").is_dir()
