@@ -114,5 +114,5 @@ def test_no_locked_package_downloads_a_browser_on_install() -> None:
         for name, entry in lock["packages"].items()
         if entry.get("hasInstallScript")
     )
-    assert scripts == ["esbuild"], scripts  # esbuild only checks its binary
-    assert "playwright" not in json.dumps(package.get("allowScripts", {}))
+    # esbuild's script only checks its binary; nothing else may run one
+    assert set(scripts) <= {"esbuild"}, scripts
