@@ -27,6 +27,18 @@ BACKENDS = [
 VARIABLES = {"postgresql": "DBLAB_POSTGRES_URL", "mysql": "DBLAB_MYSQL_URL"}
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """``stress`` tests run only when asked for (``-m stress``)."""
+    if "stress" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="stress test: run with -m stress")
+    for item in items:
+        if "stress" in item.keywords:
+            item.add_marker(skip)
+
+
 @functools.cache
 def _reachable(url: URL) -> str | None:
     try:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -41,8 +42,9 @@ def config(
     """
     cfg = Config(str(settings.ALEMBIC_INI), stdout=io.StringIO())
     if script_location is None:
-        if sandbox is not None and (sandbox.folder / "migrations").exists():
-            script_location = sandbox.migrations
+        private = None if sandbox is None else sandbox.folder / "migrations"
+        if private is not None and private.exists():
+            script_location = private  # a sandbox's or a target set's copy
         else:
             script_location = settings.MIGRATIONS
     cfg.set_main_option("script_location", str(script_location))
@@ -92,6 +94,11 @@ def _explain(message: str, action: str) -> str:
             "`alembic merge heads` で 1 つにまとめるか、"
             "対象の head を名前で指定してください。"
         )
+    if "unknown revision in the database" in message:
+        return (
+            f"{action}: {message} Python からは "
+            "`migrate.stamp(sandbox, to=<revision>)` で記録を直せます。"
+        )
     if "Can't locate revision" in message or "No such revision" in message:
         return (
             f"{action}: revision が見つかりません (unknown revision): "
@@ -121,10 +128,27 @@ def downgrade(
 
 
 def stamp(sandbox: KitDatabase, to: str, **options: object) -> None:
-    """Record revision ``to`` as current without running any migration."""
+    """Record revision ``to`` as current without running any migration.
+
+    A database that records a revision this versions folder does not
+    have (``env.py`` refuses to run on it) is re-stamped directly: its
+    ``alembic_version`` is emptied and ``to`` recorded, the way
+    ``alembic stamp --purge`` does. ``config.attributes["stamping"]``
+    tells ``env.py`` that this is a stamp.
+    """
     cfg = config(sandbox, **options)
+    cfg.attributes["stamping"] = True
     with _explained(sandbox, f"stamp {to}"):
-        command.stamp(cfg, to)
+        scripts = script(cfg)
+        known = {rev.revision for rev in scripts.walk_revisions()}
+        if set(current(sandbox)) <= known:
+            command.stamp(cfg, to)
+            return
+        scripts.get_revision(to)  # an unknown ``to`` is explained
+        with sandbox.engine.begin() as connection:
+            connection.execute(sa.delete(sa.table("alembic_version")))
+            context = MigrationContext.configure(connection)
+            context.stamp(scripts, to)
 
 
 def current(sandbox: KitDatabase) -> tuple[str, ...]:

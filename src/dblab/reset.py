@@ -10,9 +10,9 @@ them unless ``--dry-run``.
 
 What is removed: only names that look like throw-away sandboxes (never
 the long-lived ``dblab_<login>_target_<env>`` targets, never the
-maintenance database of a URL), and of those only the caller's own: the
-names with its prefix ``dblab_<login>_`` (on PostgreSQL also any other
-sandbox its role owns, such as one from an older kit version). An admin
+maintenance database of a URL), and of those only the caller's own: on
+MariaDB the names with its prefix ``dblab_<login>_``, on PostgreSQL the
+sandboxes its role owns (also those from older kit versions). An admin
 URL (a PostgreSQL superuser, a MariaDB account with global DROP) removes
 every learner's. What it leaves alone is counted and said.
 """
@@ -90,7 +90,8 @@ def scope(server: URL, purpose: str | None = None) -> Scope:
     for name in visible:
         if not matches(name, purpose):
             continue
-        if admin or name.startswith(start) or (postgres and name in owned):
+        own = name in owned if postgres else name.startswith(start)
+        if admin or own:
             found.mine.append(name)
         else:
             found.others.append(name)

@@ -21,7 +21,7 @@ import secrets
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, create_engine, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -38,7 +38,14 @@ def maintenance_url(url: URL) -> URL:
     """The URL on which to run CREATE/DROP DATABASE for ``url``'s server."""
     if url.get_backend_name() == "postgresql":
         return url.set(database="postgres")
-    return url.set(database=None)
+    return URL.create(  # URL.set(database=None) would keep the name
+        url.drivername,
+        username=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        query=url.query,
+    )
 
 
 def login(url: URL | None) -> str:
@@ -222,7 +229,12 @@ def drop_tables(engine: Engine) -> None:
         if not names:
             return
         listed = ", ".join(preparer.quote(name) for name in names)
-        if engine.dialect.name == "mysql":
+        if engine.dialect.name == "sqlite":  # one table at a time
+            tables = MetaData()
+            tables.reflect(connection)
+            for table in reversed(tables.sorted_tables):  # children first
+                table.drop(connection)
+        elif engine.dialect.name == "mysql":
             connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
             connection.exec_driver_sql(f"DROP TABLE {listed}")
             connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")

@@ -162,6 +162,8 @@ class Targets:
         target.engine.dispose()
         if target.backend == "sqlite":
             Path(target.url.database or "").unlink(missing_ok=True)
+            with target.engine.connect():
+                pass  # the file exists from now on
         elif self.exists(name):
             servers.drop_tables(target.engine)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 import dblab
@@ -45,3 +47,31 @@ def test_quoted_url_is_one_line_without_the_password(
     assert "引用符" in captured.err
     assert SECRET not in captured.err + captured.out
     assert (tmp_path / "sandboxes" / "dblab_x_keep_0a1b2c3d").is_dir()
+
+
+def test_silent_server_in_reset_is_one_line_without_the_password(
+    monkeypatch, capsys, tmp_path
+) -> None:
+    from dblab import settings
+
+    monkeypatch.setattr(settings, "HANDSHAKE_TIMEOUT", 1.0)  # quick test
+    monkeypatch.setenv("DBLAB_WORK_DIR", str(tmp_path))
+    for variable in ("DBLAB_POSTGRES_URL", "DBLAB_MYSQL_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("DBLAB_DATABASE_URL", raising=False)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    url = f"mysql+pymysql://root:{SECRET}@127.0.0.1:{port}/test"
+    try:
+        assert cli.main(["reset", "--url", url]) == 1
+    finally:
+        listener.close()
+    captured = capsys.readouterr()
+    problems = [
+        line for line in captured.out.splitlines() if line.startswith("[NG ]")
+    ]
+    assert len(problems) == 1 and f"127.0.0.1:{port}" in problems[0]
+    assert captured.err == ""
+    assert SECRET not in captured.out

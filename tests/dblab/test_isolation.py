@@ -10,8 +10,10 @@ the end; names are random, so parallel workers never collide.
 
 from __future__ import annotations
 
+import multiprocessing
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from dblab import cli, reset, servers, settings, targets
+from dblab import cli, migrate, reset, revisions, servers, settings, targets
 from dblab import sandbox as sandboxes
 
 SERVERS = ["postgresql", "mysql"]
@@ -202,3 +204,44 @@ def test_learner_1_uses_its_own_sandbox(room: Room) -> None:
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT 1")).scalar() == 1
     engine.dispose()
+
+
+LEARNERS = 8
+ROUNDS = 2
+
+
+def _one_learner(url_text: str) -> list[str]:
+    """Two rounds of what a notebook does: create, migrate, drop.
+
+    One process per learner, as in a classroom (Alembic's ``context`` is
+    one per process, so threads would share it).
+    """
+    url = sa.make_url(url_text)
+    made = []
+    for round_ in range(ROUNDS):
+        box = sandboxes.create(f"stress{round_}", server=url, migrations=True)
+        try:
+            assert migrate.upgrade(box, "head") == (revisions.HEAD,)
+            made.append(box.name)
+        finally:
+            box.close()
+    return made
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("backend", SERVERS)
+def test_eight_learners_at_once(server: URL) -> None:
+    """Eight learners from the recipe, two sandboxes each, all at once."""
+    learners = [make_learner(server) for _ in range(LEARNERS)]
+    try:
+        urls = [x.url.render_as_string(hide_password=False) for x in learners]
+        fork = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(LEARNERS, mp_context=fork) as pool:
+            made = list(pool.map(_one_learner, urls))
+        assert sum(len(names) for names in made) == LEARNERS * ROUNDS
+        for learner, names in zip(learners, made, strict=True):
+            assert all(n.startswith(f"dblab_{learner.login}_") for n in names)
+            assert not any(servers.exists(server, n) for n in names)
+    finally:
+        for learner in learners:
+            remove_learner(server, learner)

@@ -140,3 +140,20 @@ def test_revision_with_a_syntax_error_is_one_line(sandbox: Sandbox) -> None:
     assert "SyntaxError" in message
     assert len(message.splitlines()) == 1
     assert migrate.current(sandbox) == ()
+
+
+def test_unknown_revision_can_be_restamped(sandbox: Sandbox) -> None:
+    """The fix the message names works: stamp through the check."""
+    migrate.upgrade(sandbox, "head")
+    with sandbox.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE alembic_version SET version_num = 'deadbeef0000'")
+        )
+    with pytest.raises(MigrationError, match="migrate.stamp"):
+        migrate.upgrade(sandbox, "head")
+    with pytest.raises(MigrationError, match="revision"):
+        migrate.stamp(sandbox, to="nosuchrev000")  # a wrong fix: refused
+    assert migrate.current(sandbox) == ("deadbeef0000",)
+    migrate.stamp(sandbox, to=revisions.HEAD)
+    assert migrate.current(sandbox) == (revisions.HEAD,)
+    assert migrate.upgrade(sandbox, "head") == (revisions.HEAD,)

@@ -79,6 +79,8 @@ BAD_REVISION = revision_source(
 """The revision to fix: NOT NULL without a default, data and schema mixed,
 an UPDATE without WHERE, an empty downgrade."""
 BAD_NAME = "2024_05_02_0900-c3c3c3c3c3c3_add_users_nickname"
+BAD_CODES = ("MF103", "MF201", "MG102", "MG201")
+"""What the linter finds in BAD_REVISION (notebook 07 shows them)."""
 
 SEED_USERS = 8
 """Rows in ``users`` while the learner's revisions run."""
@@ -247,18 +249,18 @@ def lint_fixed(exercise: sandbox.Sandbox) -> Result:
             "(no revision to check)。",
             SECTION_LINT,
         )
-    try:
-        findings = lint.lint(exercise.migrations / "versions")
+    try:  # the whole chain is read; only the learner's files are judged
+        # The lesson's rules; the per-database lock rules are 08's subject.
+        found = lint.lint(
+            exercise.migrations / "versions", disable=lint.PER_DATABASE
+        )
     except lint.LintError as error:
         return failed(str(error), SECTION_LINT)
+    mine = {p.name for p in files}
+    findings = [f for f in found if Path(f.path).name in mine]
     if findings:
         codes = sorted({f.code for f in findings})
-        if [p.name for p in files] == [f"{BAD_NAME}.py"] and codes == [
-            "MF103",
-            "MF201",
-            "MG102",
-            "MG201",
-        ]:
+        if mine == {f"{BAD_NAME}.py"} and set(BAD_CODES) <= set(codes):
             return not_done(SECTION_LINT)
         return failed(
             f"リンターの指摘が {len(findings)} 件残っています "

@@ -22,10 +22,11 @@ from dblab.lint.api import check_paths, lint
 from dblab.lint.checks import Settings
 from dblab.lint.cli import add_arguments, run
 from dblab.lint.finding import Finding, LintError, Report
-from dblab.lint.rules import RULES, SUPPORTED, Rule
+from dblab.lint.rules import PER_DATABASE, RULES, SUPPORTED, Rule
 from dblab.lint.source import Revision, parse
 
 __all__ = [
+    "PER_DATABASE",
     "RULES",
     "SUPPORTED",
     "Finding",

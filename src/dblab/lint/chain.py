@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from dblab.lint import checks
+from dblab.lint import checks, project
 from dblab.lint.finding import Finding, LintError, Report, shown
 from dblab.lint.project import layout
 from dblab.lint.source import Revision, parse
@@ -139,7 +139,11 @@ def internal_error(path: Path, error: Exception) -> str:
 
 
 def versions_folder(path: Path) -> Path:
-    """The versions folder of ``path`` (a script location, or itself)."""
+    """The versions folder of ``path``: itself, or that of the script
+    location ``path`` is, or that its ``alembic.ini`` names."""
+    script = project.script_location(path / "alembic.ini")
+    if script is not None:
+        path = script
     if (path / "versions").is_dir() and (path / "env.py").is_file():
         return path / "versions"
     return path
@@ -187,15 +191,17 @@ def lint_path(
     else:
         if not chain.revisions and not report.errors:
             raise LintError(
-                f"{shown(path)}: revision ファイルがありません (not a versions "
-                "folder)。migrations/versions のようなフォルダを指定してください"
+                f"{shown(path)}: revision ファイルがありません "
+                "(not a versions folder)。migrations/versions のような"
+                "フォルダを指定してください"
             )
         report.errors += _broken_links(chain)
         keep = None
     if since is not None:
         if since not in chain.by_id:
             raise LintError(
-                f"--since {since}: その revision がありません (unknown revision)"
+                f"--since {since}: その revision がありません "
+                "(unknown revision)"
             )
         after = chain.descendants(since)
         keep = after if keep is None else keep & after

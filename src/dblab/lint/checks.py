@@ -166,10 +166,11 @@ class RevisionCheck:
             old = op.old_type or self.state.column_type(op.table, op.column)
             if key(op.table, op.column) in self.added and old is None:
                 return
+            utc = any(o.kind == "utc" for o in self.revision.ops)
             rewriting = frozenset(
                 d
                 for d in dialects_of("RW101")
-                if rewrites(d, old, op.new_type)
+                if rewrites(d, old, op.new_type, utc)
             )
             if rewriting:
                 scope = rewriting if where is None else rewriting & where
@@ -193,6 +194,8 @@ class RevisionCheck:
         where = op.dialects
         if op.kind == "create_index" and not op.concurrently:
             self.emit("LK101", op.line, op.table, where)
+        elif op.kind == "create_index" and not op.autocommit:
+            self.emit("MF105", op.line, op.table, where)
         elif op.kind == "create_unique_constraint":
             self.emit("LK101", op.line, f"UNIQUE on {op.table}", where)
         elif op.kind == "create_foreign_key":
@@ -240,7 +243,8 @@ class RevisionCheck:
         return old.stored("postgresql") == added.new_type.stored("postgresql")
 
     def lock_timeout(self, ops: list[Op]) -> None:
-        """LK301: once per revision, at its first lock on a live table."""
+        """LK301: once per revision and database, at its first lock on a
+        live table."""
         credited = set(self.settings.timeouts)
         for op in ops:
             if op.kind == "timeout":
@@ -257,7 +261,9 @@ class RevisionCheck:
             where = _meet(scope, op.dialects) & self.settings.dialects
             if locks and where:
                 self.emit("LK301", op.line, op.table, where)
-                return
+                scope = scope - where  # once per database
+                if not scope:
+                    return
 
 
 def _meet(a: frozenset[str], b: frozenset[str] | None) -> frozenset[str]:

@@ -22,7 +22,10 @@ def rule_table() -> str:
     lines = ["ルール (rules):"]
     for code, rule in RULES.items():
         dialects = ", ".join(rule.dialects) if rule.dialects else "all"
-        lines.append(f"  {code} [{dialects}] → {rule.section}")
+        summary = rule.message.split("。")[0]
+        lines.append(
+            f"  {code} [{dialects}] {summary}\n        → {rule.section}"
+        )
     return "\n".join(lines)
 
 
@@ -92,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.write_baseline is not None and not report.errors:
         output.write_baseline(args.write_baseline, report.findings)
         print(
-            f"{len(report.findings)} 件を {args.write_baseline} に記録しました "
+            f"{len(report.findings)} 件を {args.write_baseline} に"
+            "記録しました "
             "(baseline written)。"
         )
         return 0

@@ -1,5 +1,5 @@
 """Expressions in revision code: dialect tests, statement call chains
-(``t.update().where(...)``, ``session.query(M).filter(...)``) and the
+(``t.update().where(...)``, an ORM query's ``filter(...)``) and the
 module names bound to tables."""
 
 from __future__ import annotations
@@ -16,6 +16,16 @@ DIALECT_CLASSES = {
     "SQLiteDialect": "sqlite",
 }
 STATEMENTS = {"update", "delete", "insert"}
+LEAVES = (
+    ast.Lambda,
+    ast.FunctionDef,
+    ast.Constant,
+    ast.Name,
+    ast.expr_context,
+    ast.operator,
+    ast.cmpop,
+)
+"""Nodes with no call below them (or whose calls run elsewhere)."""
 EVERYWHERE = frozenset(SUPPORTED) | {"other"}
 """The databases the kit supports, and "other" for any it does not."""
 
@@ -107,7 +117,7 @@ def calls(node: ast.AST) -> Iterator[ast.Call]:
         if isinstance(current, ast.Call):
             yield current
         for child in ast.iter_child_nodes(current):
-            if not isinstance(child, ast.Lambda | ast.FunctionDef):
+            if not isinstance(child, LEAVES):
                 stack.append(child)
 
 

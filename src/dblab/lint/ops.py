@@ -34,6 +34,9 @@ class Op:
     new_type: TypeInfo | None = None
     old_type: TypeInfo | None = None
     concurrently: bool = False
+    autocommit: bool = (
+        False  # run in autocommit_block(), outside the DDL transaction
+    )
     not_valid: bool = False
     not_null_check: str | None = None  # column a CHECK (c IS NOT NULL) proves
     statement: str | None = None  # update / delete / insert (writes)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,9 @@ def layout(folder: Path) -> Layout:
         files += sorted(
             p
             for p in each.rglob("*.py")
-            if p.name != "__init__.py" and "__pycache__" not in p.parts
+            if p.name != "__init__.py"
+            and "__pycache__" not in p.parts
+            and p.is_file()
         )
     unique = list(dict.fromkeys(p.resolve() for p in files))
     home = folder.parent
@@ -75,30 +78,57 @@ def _inis(folder: Path) -> list[Path]:
     return [p / "alembic.ini" for p in near if (p / "alembic.ini").is_file()]
 
 
-def _version_locations(ini: Path) -> list[Path]:
+def script_location(ini: Path) -> Path | None:
+    """The ``script_location`` folder an ``alembic.ini`` names, if any."""
+    if not ini.is_file():
+        return None
+    parser = _ini(ini)
+    value = (
+        parser.get("alembic", "script_location", fallback="") if parser else ""
+    )
+    value = value.replace("%(here)s", str(ini.parent)).strip()
+    if not value or "%(" in value or ":" in value.split("/")[0][1:]:
+        return None  # empty, or a package resource (``pkg:folder``)
+    path = Path(value)
+    return path if path.is_absolute() else ini.parent / path
+
+
+def _ini(ini: Path) -> configparser.ConfigParser | None:
     parser = configparser.ConfigParser(
         defaults={"here": str(ini.parent)}, interpolation=None
     )
     try:
         parser.read(ini, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError):
+        return None
+    return parser
+
+
+def _version_locations(ini: Path) -> list[Path]:
+    """The folders an ``alembic.ini`` lists in ``version_locations``."""
+    parser = _ini(ini)
+    if parser is None:
         return []
     found = []
     for section in parser.sections():
         value = parser.get(section, "version_locations", fallback="")
         separator = parser.get(section, "version_path_separator", fallback="")
-        splitter = {"os": None, "space": None, "": None}.get(
-            separator, separator
-        )
-        for part in value.replace(",", " ").split(splitter):
+        for part in _split_locations(value, separator):
             part = part.strip().replace("%(here)s", str(ini.parent))
-            if part and "%(" not in part and ":" not in part[2:]:
-                found.append(
-                    Path(part)
-                    if Path(part).is_absolute()
-                    else ini.parent / part
-                )
+            if part and "%(" not in part:
+                path = Path(part)
+                found.append(path if path.is_absolute() else ini.parent / path)
     return found
+
+
+def _split_locations(value: str, separator: str) -> list[str]:
+    """Alembic's ``version_path_separator`` (absent: spaces or commas)."""
+    named = {"os": os.pathsep, "space": None, "newline": "\n"}
+    if separator in named:
+        return value.split(named[separator])
+    if separator:
+        return value.split(separator)
+    return value.replace(",", " ").split()
 
 
 def _env_timeouts(env: Path) -> frozenset[str]:
@@ -152,7 +182,8 @@ def codes(value: object, where: str) -> list[str]:
     unknown = [c for c in items if c not in RULES]
     if unknown:
         raise LintError(
-            f"{where}: 知らないルールです (unknown rule): {', '.join(map(str, unknown))}。"
+            f"{where}: 知らないルールです (unknown rule): "
+            f"{', '.join(map(str, unknown))}。"
             f" 使えるのは {', '.join(sorted(RULES))}"
         )
     return items
@@ -166,6 +197,7 @@ def dialects(value: object, where: str) -> frozenset[str] | None:
     if unknown:
         raise LintError(
             f"{where}: 知らないデータベースです (unknown dialect): "
-            f"{', '.join(map(str, unknown))}。postgresql, mysql, sqlite のどれか"
+            f"{', '.join(map(str, unknown))}。"
+            "postgresql, mysql, sqlite のどれかです"
         )
     return frozenset(DIALECT_NAMES[d] for d in items)

@@ -12,24 +12,20 @@ assign to loaded rows, and module-level helper functions that
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from dblab.lint import sqltext
 from dblab.lint.expressions import (
     EVERYWHERE,
     calls,
-    chain_root,
     dialect_test,
     dict_keys,
     looks_like_session,
-    meet,
     methods,
     model_tables,
     query_chain,
-    root_call,
-    values_columns,
 )
 from dblab.lint.ops import Op
+from dblab.lint.statements import Context, Statements
 from dblab.lint.values import (
     Scope,
     arguments,
@@ -38,27 +34,13 @@ from dblab.lint.values import (
 )
 
 EXECUTE = {"execute", "exec_driver_sql"}
-TABLE_CALLS = {"table", "Table", "create_table"}
 SESSION_WRITES = {
     "add": "insert", "add_all": "insert", "merge": "insert",
     "bulk_save_objects": "insert", "bulk_insert_mappings": "insert",
     "bulk_update_mappings": "update",
 }  # fmt: skip
 ORM_FILTERS = {"filter", "filter_by", "where"}
-EVERYWHERE = EVERYWHERE
-
-
-@dataclass
-class Context:
-    """Where a statement sits: its batch tables, dialect guard, scope."""
-
-    scope: Scope
-    batches: dict[str, str | None] = field(default_factory=dict)
-    dialects: frozenset[str] | None = None
-
-    def narrowed(self, dialects: frozenset[str]) -> Context:
-        current = self.dialects if self.dialects is not None else EVERYWHERE
-        return replace(self, dialects=current & dialects)
+MAX_UNROLLED = 50
 
 
 class Reader:
@@ -70,8 +52,10 @@ class Reader:
             n.name: n for n in module.body if isinstance(n, ast.FunctionDef)
         }
         self.tables = model_tables(module, scope)
+        self.statements = Statements(self.functions, self.tables, scope)
         self.ops: list[Op] = []
         self.entered: set[str] = set()
+        self.unrolling = False
 
     def read(self, name: str = "upgrade") -> list[Op]:
         function = self.functions.get(name)
@@ -103,6 +87,11 @@ class Reader:
                     )
                     if isinstance(item.optional_vars, ast.Name):
                         inner.batches[item.optional_vars.id] = table
+                if (
+                    isinstance(call, ast.Call)
+                    and attr(call) == "autocommit_block"
+                ):
+                    inner.autocommit = True
             self.block(node.body, inner)
         elif isinstance(node, ast.For | ast.AsyncFor):
             self._loop(node, context)
@@ -165,15 +154,34 @@ class Reader:
                     Op(
                         "write",
                         node.lineno,
-                        self._model(query),
+                        self.statements.model(query),
                         dialects=context.dialects,
                         statement="update",
                         bounded=bool(ORM_FILTERS & methods(node.iter)),
                         filled=frozenset(assigned),
                     )
                 )
-        self.block(node.body, context)
+        values = self._literal_items(node.iter, context)
+        if values and len(values) <= MAX_UNROLLED and not self.unrolling:
+            self.unrolling = True  # one level only: no product of loops
+            for value in values:  # a loop over names: each one read
+                context.scope.assign_all(node.target, value)
+                self.block(node.body, context)
+            self.unrolling = False
+        else:
+            self.block(node.body, context)
         self.block(node.orelse, context)
+
+    def _literal_items(
+        self, node: ast.AST, context: Context
+    ) -> list[ast.AST] | None:
+        """The items of ``for x in ("a", "b")`` (or of a constant list)."""
+        if isinstance(node, ast.Name):
+            node = context.scope.lookup(node.id)
+        if not isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return None
+        items = list(node.elts)
+        return items if all(_names(item) for item in items) else None
 
     def expression(self, node: ast.AST, context: Context) -> None:
         found = list(calls(node))
@@ -198,13 +206,13 @@ class Reader:
         elif isinstance(owner, ast.Name) and owner.id in context.batches:
             self.alembic(call, name, context.batches[owner.id], True, context)
         elif name in EXECUTE and call.args:
-            self.ops += self.statement_ops(call.args[0], call.lineno, context)
+            self.ops += self.statements.ops(call.args[0], call.lineno, context)
         elif name in {"update", "delete"} and query_chain(call) is not None:
             self.ops.append(
                 Op(
                     "write",
                     call.lineno,
-                    self._model(query_chain(call)),
+                    self.statements.model(query_chain(call)),
                     dialects=context.dialects,
                     statement=name,
                     bounded=bool(ORM_FILTERS & methods(call)),
@@ -235,7 +243,7 @@ class Reader:
         if name == "execute":
             if call.args or call.keywords:
                 node = arguments(call, "execute", False).get("sqltext")
-                self.ops += self.statement_ops(node, call.lineno, context)
+                self.ops += self.statements.ops(node, call.lineno, context)
             return
         if name == "bulk_insert":
             target = arguments(call, name, batch).get("table")
@@ -243,7 +251,7 @@ class Reader:
                 Op(
                     "write",
                     call.lineno,
-                    self._table_name(target, context),
+                    self.statements.table_name(target, context),
                     dialects=context.dialects,
                     statement="insert",
                 )
@@ -257,110 +265,12 @@ class Reader:
                 op.dialects = context.dialects
             elif context.dialects is not None:
                 op.dialects = op.dialects & context.dialects
+            op.autocommit = context.autocommit
             self.ops.append(op)
 
-    def statement_ops(
-        self, node: ast.AST | None, line: int, context: Context, depth: int = 0
-    ) -> list[Op]:
-        """What executing ``node`` (SQL text or a Core statement) does."""
-        if node is None or depth > 8:
-            return []
-        if isinstance(node, ast.Name):
-            value = context.scope.lookup(node.id)
-            return self.statement_ops(value, line, context, depth + 1)
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in self.functions
-        ):
-            return self._returned(
-                self.functions[node.func.id], line, depth, context.dialects
-            )
-        sql = text(node, context.scope)
-        if (
-            sql is None
-            and isinstance(node, ast.Call)
-            and root_call(node, "text")
-        ):
-            sql = text(root_call(node, "text"), context.scope)
-        if sql is not None:
-            ops = sqltext.read(sql, line)
-            for op in ops:
-                op.dialects = meet(op.dialects, context.dialects)
-            return ops
-        return self._core(node, line, context)
 
-    def _returned(
-        self,
-        helper: ast.FunctionDef,
-        line: int,
-        depth: int,
-        dialects: frozenset[str] | None,
-    ) -> list[Op]:
-        """The statements a helper function builds and returns."""
-        scope = self.scope.child()
-        for node in ast.walk(helper):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    scope.assign(target, node.value)
-        inner = Context(scope, dialects=dialects)
-        return [
-            op
-            for node in ast.walk(helper)
-            if isinstance(node, ast.Return) and node.value is not None
-            for op in self.statement_ops(node.value, line, inner, depth + 1)
-        ]
-
-    def _core(self, node: ast.AST, line: int, context: Context) -> list[Op]:
-        chain = methods(node)
-        kind = next(
-            (k for k in ("update", "delete", "insert") if k in chain), None
-        )
-        if kind is None:
-            return []
-        root = chain_root(node)
-        target = root
-        if isinstance(root, ast.Call) and attr(root) in {
-            "update",
-            "delete",
-            "insert",
-        }:
-            target = root.args[0] if root.args else None
-        filled = None
-        if kind == "update":
-            filled = values_columns(node)
-        bounded = "where" in chain or kind == "insert"
-        return [
-            Op(
-                "write",
-                line,
-                self._table_name(target, context),
-                dialects=context.dialects,
-                statement=kind,
-                bounded=bounded,
-                filled=filled,
-            )
-        ]
-
-    def _table_name(
-        self, node: ast.AST | None, context: Context
-    ) -> str | None:
-        if isinstance(node, ast.Name):
-            if node.id in self.tables:
-                return self.tables[node.id]
-            value = context.scope.lookup(node.id)
-            if isinstance(value, ast.Call) and attr(value) in TABLE_CALLS:
-                return (
-                    text(value.args[0], context.scope) if value.args else None
-                )
-        if isinstance(node, ast.Attribute) and node.attr == "__table__":
-            return self._table_name(node.value, context)
-        return text(node, context.scope) if node is not None else None
-
-    def _model(self, query: ast.Call) -> str | None:
-        first = query.args[0] if query.args else None
-        while isinstance(first, ast.Attribute):
-            first = first.value  # Model.column → Model
-        if isinstance(first, ast.Name):
-            return self.tables.get(first.id)
-        return None
+def _names(node: ast.AST) -> bool:
+    """A string constant, or a tuple of them (``("dag_run", "end_date")``)."""
+    if isinstance(node, ast.Tuple | ast.List):
+        return all(_names(item) for item in node.elts)
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)

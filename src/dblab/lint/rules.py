@@ -138,6 +138,13 @@ RULES: dict[str, Rule] = {
         REWRITES,
         (POSTGRESQL, MYSQL),
     ),
+    "MF105": Rule(
+        "CONCURRENTLY のインデックスを autocommit_block() の外で作っています。"
+        "Alembic は revision をトランザクションの中で流すので、PostgreSQL では"
+        "失敗します",
+        LOCKS,
+        (POSTGRESQL,),
+    ),
     "LK301": Rule(
         "ロックを取る DDL に lock_timeout がありません。前の長いトランザク"
         "ションを待つ間、後ろの読み書きまで止まります (env.py か revision で"
@@ -151,6 +158,11 @@ RULES: dict[str, Rule] = {
         "07_testing_and_versioning「リンター」",
     ),
 }
+
+
+PER_DATABASE = frozenset(code for code, r in RULES.items() if r.dialects)
+"""The rules for some databases only (``LK``, ``RW``, ``MF105``):
+``lint(path, disable=PER_DATABASE)`` keeps to the lecture's anti-patterns."""
 
 
 def dialects_of(code: str) -> frozenset[str]:

@@ -53,7 +53,7 @@ def parse(path: Path) -> Revision:
         ) from None
     try:
         tree = ast.parse(source, filename=str(path))
-    except (SyntaxError, ValueError) as error:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         line = getattr(error, "lineno", None) or 1
         message = getattr(error, "msg", str(error))
         raise LintError(

@@ -29,13 +29,13 @@ POSTGRESQL_ONLY = re.compile(r"\bCONCURRENTLY\b|::|\bNOT\s+VALID\b", re.I)
 
 
 def top_level(sql: str) -> str:
-    """``sql`` with everything inside parentheses and quotes blanked out."""
+    """``sql`` with everything inside parentheses and strings blanked."""
     out, depth, quote = [], 0, ""
     for char in sql:
         if quote:
             quote = "" if char == quote else quote
             out.append(" ")
-        elif char in "'\"":
+        elif char == "'":  # a string; "..." and `...` are names
             quote = char
             out.append(" ")
         elif char == "(":
@@ -99,6 +99,10 @@ def _statement(flat: str, line: int) -> list[Op]:
         match = re.match(r"INSERT\s+(?:IGNORE\s+)?INTO\s+" + NAME, flat, re.I)
         table = match.group(1) if match else None
         return [Op("write", line, table, statement="insert")]
+    if re.match(
+        r"SET\s+(SESSION\s+|LOCAL\s+)?TIME\s*ZONE\s*(=|TO)?\s*'?UTC", upper
+    ):
+        return [Op("utc", line, dialects=frozenset({POSTGRESQL}))]
     if head == "SET" or "SET_CONFIG" in upper:
         return [
             Op("timeout", line, dialects=frozenset({dialect}))
@@ -149,10 +153,13 @@ def _write(flat: str, line: int, kind: str) -> Op:
     if kind == "update":
         sets = re.search(r"\bSET\b(.*?)(\bFROM\b|\bWHERE\b|$)", outer, re.I)
         if sets:
-            filled = frozenset(
-                m.group(1).split(".")[-1].strip('"`').lower()
-                for m in re.finditer(r"([\w.\"`]+)\s*=", sets.group(1))
-            )
+            filled = (
+                frozenset(
+                    m.group(1).split(".")[-1].strip('"`').lower()
+                    for m in re.finditer(r"([\w.\"`]+)\s*=", sets.group(1))
+                )
+                or None
+            )  # no column read: unknown, not "none"
     return Op(
         "write", line, table, statement=kind, bounded=bounded, filled=filled
     )

@@ -61,10 +61,20 @@ class TypeInfo:
         return (name, self.length, self.precision)
 
 
-def rewrites(dialect: str, old: TypeInfo | None, new: TypeInfo) -> bool:
-    """Whether changing ``old`` to ``new`` rewrites the table."""
+def rewrites(
+    dialect: str, old: TypeInfo | None, new: TypeInfo, utc: bool = False
+) -> bool:
+    """Whether changing ``old`` to ``new`` rewrites the table.
+
+    ``utc``: the session's time zone is UTC, so PostgreSQL (12+) turns
+    ``timestamp`` into ``timestamptz`` (and back) without a rewrite.
+    """
     if new.dialect is not None and new.dialect != dialect:
         return False
+    times = {"TIMESTAMP", "DATETIME"}
+    if utc and dialect == POSTGRESQL and new.name in times:
+        if old is None or old.name in times:
+            return False
     if old is None:  # a VARCHAR most likely grows; MariaDB copies for TEXT
         if dialect == MYSQL:
             return new.name != "VARCHAR"

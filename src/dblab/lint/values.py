@@ -90,6 +90,16 @@ class Scope:
         if isinstance(target, ast.Name):
             self.names[target.id] = value
 
+    def assign_all(self, target: ast.AST, value: ast.AST) -> None:
+        """``for table, column in ...``: each name to its part."""
+        if isinstance(target, ast.Tuple | ast.List) and isinstance(
+            value, ast.Tuple | ast.List
+        ):
+            for part, item in zip(target.elts, value.elts, strict=False):
+                self.assign_all(part, item)
+        else:
+            self.assign(target, value)
+
 
 def text(node: ast.AST | None, scope: Scope, depth: int = 0) -> str | None:
     """The string a node evaluates to, as far as it can be told."""

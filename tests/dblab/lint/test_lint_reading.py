@@ -85,13 +85,37 @@ def test_a_top_level_where_bounds_the_update(versions, execute) -> None:
 @pytest.mark.parametrize(
     ("sql", "code", "dialects"),
     [
-        ("CREATE INDEX ix_users_name ON users (name)", "LK101", ("postgresql",)),
-        ("ALTER TABLE users ADD COLUMN nick VARCHAR(20) NOT NULL", "MF103", ()),
-        ("ALTER TABLE users ALTER COLUMN id TYPE BIGINT", "RW101", ("postgresql",)),
-        ("ALTER TABLE users ALTER COLUMN email SET NOT NULL", "LK104", ("postgresql", "mysql")),
+        (
+            "CREATE INDEX ix_users_name ON users (name)",
+            "LK101",
+            ("postgresql",),
+        ),
+        (
+            "ALTER TABLE users ADD COLUMN nick VARCHAR(20) NOT NULL",
+            "MF103",
+            (),
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN id TYPE BIGINT",
+            "RW101",
+            ("postgresql",),
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+            "LK104",
+            ("postgresql", "mysql"),
+        ),
         ("ALTER TABLE slices MODIFY params MEDIUMTEXT", "RW101", ("mysql",)),
-        ("ALTER TABLE users ADD COLUMN id2 BIGSERIAL PRIMARY KEY", "RW102", ("postgresql", "mysql")),
-        ("ALTER TABLE a ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id)", "LK102", ("postgresql", "mysql")),
+        (
+            "ALTER TABLE users ADD COLUMN id2 BIGSERIAL PRIMARY KEY",
+            "RW102",
+            ("postgresql", "mysql"),
+        ),
+        (
+            "ALTER TABLE a ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id)",
+            "LK102",
+            ("postgresql", "mysql"),
+        ),
         ("DROP TABLE IF EXISTS old_logs", "DS102", ()),
     ],
 )
@@ -133,7 +157,10 @@ def test_a_block_for_another_database_is_not_linted_for_ours(versions) -> None:
     by_code = {f.code: f.dialects for f in found}
     assert by_code["RW101"] == ("postgresql",)
     assert by_code["LK101"] == ("postgresql",)
-    assert [f.dialects for f in found if f.code == "RW101"] == [("mysql",), ("postgresql",)]
+    assert [f.dialects for f in found if f.code == "RW101"] == [
+        ("mysql",),
+        ("postgresql",),
+    ]
 
 
 def test_helper_functions_called_from_upgrade_are_read(versions) -> None:
@@ -153,3 +180,30 @@ def test_dialect_types_limit_the_finding(versions) -> None:
     )
     found = [f for f in versions.findings(path) if f.code == "RW101"]
     assert [f.dialects for f in found] == [("mysql",)]
+
+
+def test_quoted_names_in_sql_are_names_not_strings(versions) -> None:
+    path = versions.add(
+        "quot00000001",
+        'op.execute(\'UPDATE "users" SET "email" = \\\'a=b\\\' WHERE "email" IS NULL\')\n'
+        "op.alter_column('users', 'email', existing_type=sa.String(120), nullable=False)",
+        head="# dblab-lint: ignore[MG201] fixture\n",
+    )
+    codes = versions.codes(path)
+    assert "MF104" not in codes and "MF201" not in codes
+
+
+def test_a_loop_over_names_is_read_for_each_name(versions) -> None:
+    path = versions.add(
+        "loop00000001",
+        """
+        for table, column in COLUMNS:
+            op.alter_column(table_name=table, column_name=column, type_=sa.TIMESTAMP(timezone=True))
+        for name in ("a", "b"):
+            op.drop_column("users", name)
+        """,
+        top='COLUMNS = [("dag_run", "start_date"), ("dag_run", "end_date"), ("job", "start_date")]\n',
+    )
+    found = versions.findings(path)
+    assert details(found, "RW101") == ["start_date", "end_date", "start_date"]
+    assert details(found, "DS103") == ["a", "b"]
