@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from dblab import sandbox as sandboxes
-from dblab import settings
+from dblab import servers, settings
 from dblab.safety.backups import Backup
 from dblab.safety.databases import (
     BackupError,
@@ -177,7 +177,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 def _swap_postgresql(server: URL, name: str, fresh: str) -> None:
     aside = f"{name[:40]}_old_{secrets.token_hex(4)}"
-    admin = sandboxes.admin_engine(server)
+    admin = servers.admin_engine(server)
     quote = admin.dialect.identifier_preparer.quote
     end_sessions = sa.text(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -223,12 +223,12 @@ def _swap_postgresql(server: URL, name: str, fresh: str) -> None:
             )
     finally:
         admin.dispose()
-    sandboxes.drop_database(server, aside)
+    servers.drop_database(server, aside)
 
 
 def _swap_mysql(server: URL, name: str, fresh: str) -> None:
     aside = f"{name[:40]}_old_{secrets.token_hex(4)}"
-    admin = sandboxes.admin_engine(server)
+    admin = servers.admin_engine(server)
     quote = admin.dialect.identifier_preparer.quote
     listed = sa.text(
         "SELECT table_name FROM information_schema.tables "
@@ -265,7 +265,7 @@ def _swap_mysql(server: URL, name: str, fresh: str) -> None:
                 connection.execute(sa.text("RENAME TABLE " + ", ".join(moves)))
     finally:
         admin.dispose()
-    sandboxes.drop_database(server, aside)
+    servers.drop_database(server, aside)
 
 
 @dataclass(frozen=True)
@@ -327,13 +327,12 @@ def copy_into(
     staging): its tables are dropped, the dump is loaded, and the result
     must have the backup's fingerprint.
     """
-    from dblab import targets  # targets sits beside sandbox
 
     item = Backup.open(item)
     if other.backend == "sqlite":
         return restore_in_place(item, other, tools=tools)
     name = str(other.url.database)
-    targets.drop_tables(other.engine)
+    servers.drop_tables(other.engine)
     other.engine.dispose()
     args, env = client_options(other.url)
     if other.backend == "postgresql":

@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,25 +35,6 @@ raise RuntimeError("boom half-way")
 """DDL, data, DDL, error: on MariaDB the second DDL commits the UPDATE."""
 GOOD = 'op.add_column("addresses", sa.Column("note", sa.String(20)))'
 SQLITE = sa.URL.create("sqlite")
-
-
-def add_revision(box: Sandbox, body: str, revision: str) -> None:
-    """Write a revision after the current head into the sandbox's copy."""
-    (head,) = migrate.heads(box)
-    upgrade_body = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    source = (
-        f'"""test revision\n\nRevision ID: {revision}\n"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {head!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{upgrade_body}\n\n\n"
-        "def downgrade():\n    pass\n"
-    )
-    path = box.migrations / "versions" / f"2024_05_01_0000-{revision}_x.py"
-    path.write_text(source, encoding="utf-8")
 
 
 def seeded(box: Sandbox, users: int = 40) -> tuple[str, ...]:
@@ -200,7 +180,10 @@ def corrupted(item: safety.Backup, how: str) -> Path:
 
 
 def test_corrupt_or_truncated_backup_or_missing_tool_is_refused(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    add_revision,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seeded(sandbox)
     item = safety.backup(sandbox, tmp_path)
@@ -235,7 +218,7 @@ def test_corrupt_or_truncated_backup_or_missing_tool_is_refused(
 
 
 def test_failing_revision_is_undone_by_the_guarded_upgrade(
-    sandbox: Sandbox, tmp_path: Path
+    add_revision, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sandbox)
     add_revision(sandbox, HALF_WAY, "0badf00d0001")
@@ -275,7 +258,7 @@ def test_failing_revision_is_undone_by_the_guarded_upgrade(
 
 
 def test_failing_revision_is_reported_not_restored_by_default(
-    sandbox: Sandbox, tmp_path: Path
+    add_revision, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """No restore unless asked: the report says what is true instead."""
     (head,) = seeded(sandbox)
@@ -305,7 +288,7 @@ def sqlite_box() -> Iterator[Sandbox]:
 
 
 def test_guarded_upgrade_applies_a_good_revision(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     seeded(sqlite_box)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
@@ -322,7 +305,7 @@ def test_guarded_upgrade_applies_a_good_revision(
 
 
 def test_failing_check_restores_the_database(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
@@ -341,7 +324,7 @@ def test_failing_check_restores_the_database(
 
 
 def test_unwritable_backup_folder_stops_before_any_change(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box, users=5)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
@@ -354,7 +337,9 @@ def test_unwritable_backup_folder_stops_before_any_change(
     assert migrate.current(sqlite_box) == (head,)
 
 
-def test_stale_backup_is_refused(sqlite_box: Sandbox, tmp_path: Path) -> None:
+def test_stale_backup_is_refused(
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
+) -> None:
     (head,) = seeded(sqlite_box, users=5)
     item = safety.backup(sqlite_box, tmp_path)
     with sqlite_box.engine.begin() as connection:
@@ -368,7 +353,7 @@ def test_stale_backup_is_refused(sqlite_box: Sandbox, tmp_path: Path) -> None:
 
 
 def test_backup_that_restores_differently_is_refused(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     """A dump whose content was changed and whose sha256 was rewritten."""
     (head,) = seeded(sqlite_box, users=5)
@@ -390,7 +375,7 @@ def test_backup_that_restores_differently_is_refused(
 
 
 def test_mismatch_after_restore_is_never_success(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    add_revision, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A restore that gives back other data raises; it is not a report."""
     with sandboxes.create(
@@ -435,7 +420,7 @@ command.upgrade(config, "head")
 
 
 def test_sigkill_mid_upgrade_leaves_sqlite_at_the_previous_revision(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box, users=300)
     before = safety.fingerprint(sqlite_box)
