@@ -112,14 +112,16 @@ def test_a_corrupt_file_is_read_as_empty(work_folder: Path) -> None:
 WRITER = """
 import sys
 from dblab import progress
+from dblab.checks import start_here
 tag, rounds = sys.argv[1], int(sys.argv[2])
 for n in range(rounds):
-    progress.record("shared「x」", "exercise", n % 2 == 0)
+    start_here.employee_key("users.id" if n % 2 == 0 else "users")
     progress.record(f"{tag}「x」", f"exercise_{n}", False)
 """
 
 
 def test_two_processes_at_once_lose_nothing(work_folder: Path) -> None:
+    """Two kernels calling checkers at the same moment: no lost update."""
     rounds = 40
     writers = [
         subprocess.Popen(  # noqa: S603 our own interpreter and script
@@ -131,8 +133,8 @@ def test_two_processes_at_once_lose_nothing(work_folder: Path) -> None:
     assert [w.wait(timeout=60) for w in writers] == [0, 0]
     recorded = json.loads((work_folder / "progress.json").read_text("utf-8"))
     exercises = recorded["exercises"]
-    assert exercises["shared.exercise"]["tries"] == 2 * rounds
-    assert exercises["shared.exercise"]["status"] == "done"
+    shared = exercises["00_start_here.employee_key"]
+    assert shared["tries"] == 2 * rounds and shared["status"] == "done"
     for tag in ("first", "second"):
         mine = [k for k in exercises if k.startswith(f"{tag}.")]
         assert len(mine) == rounds, tag
