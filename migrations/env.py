@@ -55,16 +55,18 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-try:
-    from app import database, models
-except ValueError as error:  # app.database's DatabaseUrlError, on import
-    raise CommandError(str(error)) from None
-
 config = context.config
 
 if config.config_file_name and config.attributes.get("configure_logger", 1):
     # Keep the loggers of the caller (pytest, a notebook) alive.
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# The app reads its URL on import; logging is set up first so that a bad
+# DATABASE_URL is reported like every other failure, in one line.
+try:
+    from app import database, models  # noqa: E402
+except ValueError as error:  # app.database's DatabaseUrlError
+    raise CommandError(str(error)) from None
 
 # pytest-alembic sets the attribute to None when it has no metadata to give.
 target_metadata = (

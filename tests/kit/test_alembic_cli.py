@@ -3,9 +3,9 @@
 A learner types ``uv run alembic upgrade head``; what they see when the
 server is down, the password is wrong, the URL has an unescaped ``@``, a
 revision file does not parse, or the database records a revision this
-code does not have. Each case: a non-zero exit, one line in all (Alembic
-prints its ``FAILED:`` line; the duplicate log line is off in
-``alembic.ini``), no traceback, no password, and nothing changed.
+code does not have. Each case: a non-zero exit, one line on stderr
+(Alembic echoes it once more on stdout as ``FAILED: ...``), no
+traceback, no password, and nothing changed.
 """
 
 from __future__ import annotations
@@ -43,13 +43,22 @@ def alembic(
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
-    """The single line a failed run printed beside Alembic's INFO lines."""
-    printed = (done.stdout + done.stderr).strip().splitlines()
-    lines = [line for line in printed if not line.startswith("INFO  [")]
+    """The one error line a failed run wrote to stderr.
+
+    Besides Alembic's INFO lines, stderr has exactly one line (Alembic's
+    ``ERROR`` log line) and stdout at most its ``FAILED:`` echo.
+    """
     assert done.returncode != 0
-    assert len(lines) == 1, lines
-    assert "Traceback" not in lines[0]
-    return lines[0]
+
+    def said(text: str) -> list[str]:
+        lines = text.strip().splitlines()
+        return [line for line in lines if not line.startswith("INFO  [")]
+
+    errors, echoed = said(done.stderr), said(done.stdout)
+    assert len(errors) == 1, errors
+    assert len(echoed) <= 1 and all(e.startswith("FAILED:") for e in echoed)
+    assert "Traceback" not in errors[0]
+    return errors[0] + " " + " ".join(echoed)
 
 
 def sandbox_ini(box: Sandbox) -> Path:
