@@ -288,3 +288,59 @@ def test_not_valid_check_refuses_a_new_null_at_once(sandbox: Sandbox) -> None:
             connection.execute(
                 sa.text("INSERT INTO users (id, name) VALUES (2, 'old app')")
             )
+
+
+def old_app_writes_null_before(box: Sandbox, marker: str) -> list[str]:
+    """The adversary: the old app inserts a user without an email just
+    before the statement containing ``marker`` runs. Returns what befell
+    each insert ("ok" or the error class)."""
+    outcomes: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, many):
+        if marker not in statement or outcomes:
+            return
+        try:
+            with box.engine.begin() as other:
+                other.execute(
+                    sa.text(
+                        "INSERT INTO users (id, name) VALUES (900001, 'old')"
+                    )
+                )
+            outcomes.append("ok")
+        except sa.exc.DBAPIError as error:
+            outcomes.append(type(error).__name__)
+
+    sa.event.listen(box.engine, "before_cursor_execute", before)
+    return outcomes
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_null_written_during_the_upgrade_is_refused_on_postgresql(
+    sandbox: Sandbox,
+) -> None:
+    migrate.upgrade(sandbox, revisions.AGE_ADDED)
+    outcomes = old_app_writes_null_before(sandbox, "VALIDATE CONSTRAINT")
+    migrate.upgrade(sandbox, revisions.EMAIL_NOT_NULL)
+    assert outcomes == ["IntegrityError"]
+    assert migrate.current(sandbox) == (revisions.EMAIL_NOT_NULL,)
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_a_null_written_before_the_alter_fails_it_on_mariadb_then_rerun(
+    sandbox: Sandbox,
+) -> None:
+    """MariaDB has no NOT VALID: a NULL slipping in after the backfill
+    makes the online ALTER fail; nothing is stamped, and running the
+    upgrade again backfills it and completes."""
+    migrate.upgrade(sandbox, revisions.AGE_ADDED)
+    outcomes = old_app_writes_null_before(sandbox, "MODIFY email")
+    with pytest.raises(MigrationError, match="1265|truncated"):
+        migrate.upgrade(sandbox, revisions.EMAIL_NOT_NULL)
+    assert outcomes == ["ok"]
+    assert migrate.current(sandbox) == (revisions.AGE_ADDED,)
+    migrate.upgrade(sandbox, revisions.EMAIL_NOT_NULL)
+    with sandbox.engine.connect() as connection:
+        email = connection.execute(
+            sa.text("SELECT email FROM users WHERE id = 900001")
+        ).scalar_one()
+    assert email == "unknown-900001@example.invalid"
