@@ -2,6 +2,8 @@
 
 Loaded first (it sits at the root), so the notebook kernels nbval starts
 inherit ``DBLAB_SCALE=test`` even when only ``notebooks/`` is collected.
+``tests/skip_summary.py`` replaces the list of skipped tests with one line
+per thing the run left out.
 """
 
 from __future__ import annotations
@@ -9,3 +11,5 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("DBLAB_SCALE", "test")
+
+pytest_plugins = ["tests.skip_summary"]

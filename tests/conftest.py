@@ -9,13 +9,15 @@ configured or does not answer is skipped -- or, with
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
 
+from dblab import migrate, settings
 from dblab import sandbox as sandboxes
-from dblab import settings
 from dblab.errors import ServerUnreachable
 from dblab.targets import Targets
 
@@ -25,18 +27,6 @@ BACKENDS = [
     pytest.param("mysql", marks=pytest.mark.server),
 ]
 VARIABLES = {"postgresql": "DBLAB_POSTGRES_URL", "mysql": "DBLAB_MYSQL_URL"}
-
-
-def pytest_collection_modifyitems(
-    config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    """``stress`` tests run only when asked for (``-m stress``)."""
-    if "stress" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="stress test: run with -m stress")
-    for item in items:
-        if "stress" in item.keywords:
-            item.add_marker(skip)
 
 
 @functools.cache
@@ -119,3 +109,36 @@ def reused_targets() -> Iterator[Callable[..., Targets]]:
     yield reuse
     for made in sets.values():
         made.drop()
+
+
+def _write_revision(
+    box: sandboxes.Sandbox,
+    body: str,
+    revision: str = "0badf00d0001",
+    down: str | None = None,
+) -> Path:
+    """A revision after ``down`` (default: the only head) in box's copy."""
+    if down is None:
+        (down,) = migrate.heads(box)
+    upgrade_body = textwrap.indent(textwrap.dedent(body).strip(), "    ")
+    source = (
+        f'"""test revision\n\nRevision ID: {revision}\n"""\n'
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n\n"
+        f"revision = {revision!r}\n"
+        f"down_revision = {down!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        f"def upgrade():\n{upgrade_body}\n\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    path = box.migrations / "versions" / f"2024_05_01_0000-{revision}_x.py"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def add_revision() -> Callable[..., Path]:
+    """``add_revision(box, body, revision=..., down=...)``: write a test
+    revision whose ``upgrade()`` is ``body`` into a sandbox's versions."""
+    return _write_revision

@@ -46,18 +46,18 @@ def get_db() -> Iterator[Session]:
 
 
 # region base
+# 制約に名前を付ける (Alembic の batch mode が名前で制約を扱う)
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "ix": "ix_%(column_0_label)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
 class Base(DeclarativeBase):
-    # 制約に名前を付ける (Alembic の batch mode が名前で制約を扱う)
-    metadata = MetaData(
-        naming_convention={
-            "pk": "pk_%(table_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s"
-            "_%(referred_table_name)s",
-            "ix": "ix_%(column_0_label)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-        }
-    )
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 # endregion base

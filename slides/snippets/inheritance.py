@@ -3,6 +3,7 @@
 import datetime
 import os
 
+# region user
 from sqlalchemy import ForeignKey, String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -11,7 +12,6 @@ class Base(DeclarativeBase):
     pass
 
 
-# region model
 class User(Base):
     __tablename__ = "users"
 
@@ -25,6 +25,10 @@ class User(Base):
     }
 
 
+# endregion user
+
+
+# region employee
 class Employee(User):
     __tablename__ = "employees"
 
@@ -34,7 +38,7 @@ class Employee(User):
     __mapper_args__ = {"polymorphic_identity": "employee"}
 
 
-# endregion model
+# endregion employee
 
 engine = create_engine(os.environ["DATABASE_URL"])
 Base.metadata.create_all(engine)

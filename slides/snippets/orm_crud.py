@@ -2,11 +2,11 @@
 
 import os
 
+# region model
 from sqlalchemy import String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
-# region model
 class Base(DeclarativeBase):
     pass
 

@@ -2,6 +2,7 @@
 
 import os
 
+# region imports
 from sqlalchemy import ForeignKey, String, create_engine, event, select
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -12,12 +13,14 @@ from sqlalchemy.orm import (
     selectinload,
 )
 
+# endregion imports
+
 
 class Base(DeclarativeBase):
     pass
 
 
-# region model
+# region user
 class User(Base):
     __tablename__ = "users"
 
@@ -28,6 +31,10 @@ class User(Base):
     )
 
 
+# endregion user
+
+
+# region address
 class Address(Base):
     __tablename__ = "addresses"
 
@@ -37,7 +44,7 @@ class Address(Base):
     user: Mapped[User] = relationship(back_populates="addresses")
 
 
-# endregion model
+# endregion address
 
 engine = create_engine(os.environ["DATABASE_URL"])
 Base.metadata.create_all(engine)
@@ -59,19 +66,21 @@ with Session(engine) as session:
     session.commit()
 selects.clear()
 
+# region lazy
+with Session(engine) as session:  # 遅い: 何も指定しない (遅延ロード)
+    for user in session.scalars(select(User)):
+        print(user.name, len(user.addresses))  # 1 人ごとに SELECT
+# endregion lazy
+print("SELECT の回数 (遅延ロード):", len(selects))
+assert len(selects) == 1 + 3  # N+1
+
+selects.clear()
 # region query
-with Session(engine) as session:
+with Session(engine) as session:  # 直す: まとめて読み込む
     stmt = select(User).options(selectinload(User.addresses))
     for user in session.scalars(stmt):
         print(user.name, [a.email_address for a in user.addresses])
 # endregion query
 print("SELECT の回数 (selectinload):", len(selects))
 assert len(selects) == 2  # users を 1 回、addresses を 1 回
-
-selects.clear()
-with Session(engine) as session:
-    for user in session.scalars(select(User)):
-        print(user.name, len(user.addresses))  # 1 人ごとに SELECT
-print("SELECT の回数 (遅延ロード):", len(selects))
-assert len(selects) == 1 + 3  # N+1
 engine.dispose()

@@ -19,15 +19,17 @@ down_revision = "71cc828891fc"
 branch_labels = None
 depends_on = None
 
-# region upgrade
+# region table
 # 文字列の SQL ではなく、この revision 時点のテーブルの形を書く
 users = sa.table(
     "users",
     sa.column("id", sa.Integer()),
     sa.column("email", sa.String(length=120)),
 )
+# endregion table
 
 
+# region upgrade
 def upgrade() -> None:
     placeholder = (  # unknown-<id>@example.invalid: 行ごとに違う値
         "unknown-" + sa.cast(users.c.id, sa.String(20)) + "@example.invalid"

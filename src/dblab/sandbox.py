@@ -131,10 +131,3 @@ def _make_folder(name: str) -> Path:
 def sandbox_name(purpose: str, server: URL | None = None) -> str:
     """``dblab_<login>_<purpose>_<random>`` (see :mod:`dblab.servers`)."""
     return servers.sandbox_name(purpose, server)
-
-
-# moved to dblab.servers; kept here until the safety, deploy and bench
-# helpers call dblab.servers directly
-admin_engine = servers.admin_engine
-create_database = servers.create_database
-drop_database = servers.drop_database

@@ -188,9 +188,6 @@ class Targets:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-drop_tables = servers.drop_tables  # moved to dblab.servers (deploy, bench)
-
-
 def prepare(
     targets: Targets,
     *,

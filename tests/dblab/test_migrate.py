@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -13,26 +11,6 @@ from dblab.errors import MigrationError
 from dblab.sandbox import Sandbox
 
 HEAD = revisions.HEAD
-
-
-def add_revision(
-    box: Sandbox, body: str, revision: str = "0badf00d0001"
-) -> None:
-    """Write a revision after HEAD into the sandbox's own versions/."""
-    upgrade_body = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    source = (
-        f'"""test revision\n\nRevision ID: {revision}\n"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {HEAD!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{upgrade_body}\n\n\n"
-        "def downgrade():\n    pass\n"
-    )
-    path = box.migrations / "versions" / f"2024_05_01_0000-{revision}_x.py"
-    path.write_text(source, encoding="utf-8")
 
 
 def test_revision_graph_shows_branches_and_merges(sandbox: Sandbox) -> None:
@@ -102,9 +80,9 @@ def test_unknown_revision_in_database_is_explained(sandbox: Sandbox) -> None:
     assert len(message.splitlines()) == 1
 
 
-def test_multiple_heads_are_explained(sandbox: Sandbox) -> None:
+def test_multiple_heads_are_explained(add_revision, sandbox: Sandbox) -> None:
     add_revision(sandbox, "pass", "0badf00d0001")
-    add_revision(sandbox, "pass", "0badf00d0002")
+    add_revision(sandbox, "pass", "0badf00d0002", down=HEAD)
     assert len(migrate.heads(sandbox)) == 2
     with pytest.raises(MigrationError, match="head が複数"):
         migrate.upgrade(sandbox, "head")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from dblab import cli, reset, sandbox
+from dblab import cli, reset, sandbox, servers
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ def test_postgres_learner_role_sees_only_its_own_sandboxes(
     server: URL,
 ) -> None:
     role = f"dblab_reset_{secrets.token_hex(3)}"
-    admin = sandbox.admin_engine(server)
+    admin = servers.admin_engine(server)
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN CREATEDB')
     learner = server.set(username=role, password=None)

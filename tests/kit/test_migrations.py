@@ -7,7 +7,6 @@ step, the half-way failure, an unknown revision, offline SQL.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -106,27 +105,9 @@ def test_batch_rebuild_keeps_child_rows(sandbox: Sandbox) -> None:
         assert count.scalar_one() == 2
 
 
-def add_revision(
-    box: Sandbox, body: str, revision: str = "0badf00d0001"
+def test_failing_revision_leaves_no_table_behind_on_sqlite(
+    add_revision,
 ) -> None:
-    """Write a revision after HEAD into the sandbox's own versions/."""
-    upgrade_body = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    source = (
-        f'"""test revision\n\nRevision ID: {revision}\n"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {HEAD!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{upgrade_body}\n\n\n"
-        "def downgrade():\n    pass\n"
-    )
-    path = box.migrations / "versions" / f"2024_05_01_0000-{revision}_x.py"
-    path.write_text(source, encoding="utf-8")
-
-
-def test_failing_revision_leaves_no_table_behind_on_sqlite() -> None:
     from dblab import sandbox as sandboxes
 
     with sandboxes.create("halfway", migrations=True) as box:
@@ -146,7 +127,7 @@ def test_failing_revision_leaves_no_table_behind_on_sqlite() -> None:
         assert migrate.current(box) == (HEAD,)
 
 
-def test_default_sqlite_driver_keeps_the_half_done_table() -> None:
+def test_default_sqlite_driver_keeps_the_half_done_table(add_revision) -> None:
     """The contrast: without the recipe SQLite does not roll back DDL."""
     from dblab import sandbox as sandboxes
 

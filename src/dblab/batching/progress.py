@@ -79,7 +79,11 @@ def start(engine: Engine, job: str, table: str, column: sa.Column) -> object:
             if found is not None:
                 break
         except DBAPIError as error:
-            if not (missing_table(error) or lock_trouble(error)):
+            if not (
+                missing_table(error)
+                or lock_trouble(error)
+                or creation_race(error)
+            ):
                 raise
         time.sleep(0.01 * (attempt + 1))
     else:
@@ -109,6 +113,8 @@ def from_text(value: str, column: sa.Column) -> object:
 def missing_table(error: DBAPIError) -> bool:
     """The progress table is not there (dropped by a finished run)."""
     original = error.orig
+    if PROGRESS.name not in str(original):
+        return False  # another table: not ours to explain
     if getattr(original, "sqlstate", None) == "42P01":
         return True
     args = getattr(original, "args", ())
@@ -118,15 +124,24 @@ def missing_table(error: DBAPIError) -> bool:
 
 
 def lock_trouble(error: DBAPIError) -> bool:
-    """A lock timeout, deadlock, busy database or DDL race: retry."""
+    """A lock timeout, deadlock or busy database: worth a retry."""
     original = error.orig
     code = getattr(original, "sqlstate", None)
-    if code in ("55P03", "40P01", "40001", "42P07", "23505"):
+    if code in ("55P03", "40P01", "40001"):
         return True
     args = getattr(original, "args", ())
-    if args and args[0] in (1205, 1213, 1050):  # lock wait, deadlock, exists
+    if args and args[0] in (1205, 1213):  # MariaDB lock wait, deadlock
         return True
     return "database is locked" in str(original)
+
+
+def creation_race(error: DBAPIError) -> bool:
+    """Two runs created the progress table at the same moment."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) in ("42P07", "23505"):
+        return PROGRESS.name in str(original) or "pg_type" in str(original)
+    args = getattr(original, "args", ())
+    return bool(args) and args[0] == 1050  # MariaDB: table exists
 
 
 def drop_if_empty(engine: Engine, job: str) -> None:
@@ -134,7 +149,7 @@ def drop_if_empty(engine: Engine, job: str) -> None:
 
     The count and the DROP happen under a lock on the table, so a job
     registering at that moment waits, then finds the table gone and
-    creates it again (see :func:`_start`) instead of losing its row.
+    creates it again (see :func:`start`) instead of losing its row.
     Another run that dropped it first is not an error.
     """
     forget = PROGRESS.delete().where(PROGRESS.c.job == job)

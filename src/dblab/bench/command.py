@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"小さいサイズ {_sizes_text(QUICK_SIZES)} で 30 秒以内に",
+        help=f"小さいサイズ {_sizes_text(QUICK_SIZES)} で (1 分ほど)",
     )
     parser.add_argument(
         "--sizes",
@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     try:
         for section in chosen:
-            results += _measure(section, databases, sizes, args, notes)
+            _measure(section, databases, sizes, args, notes, results)
+    except BaseException:
+        if results:  # a long run's figures are not lost with it
+            print(report.render(results, chosen), file=sys.stderr)
+        raise
     finally:
         for database in databases:
             database.close()
@@ -82,8 +86,10 @@ def _measure(
     sizes: tuple[int, ...],
     args: argparse.Namespace,
     notes: list[str],
-) -> list[Result]:
-    results = []
+    results: list[Result],
+) -> None:
+    if section.sizes is not None and args.sizes is None:
+        sizes = section.sizes(args)
     for database in databases:
         for size in sizes:
             for result in section.measure(database, size, args, notes):
@@ -92,7 +98,6 @@ def _measure(
                 result.versions = database.versions
                 results.append(result)
                 _progress(result)
-    return results
 
 
 def _progress(result: Result) -> None:

@@ -46,3 +46,5 @@ class Section:
     measure: Measure
     chart: Chart
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    sizes: Callable[[argparse.Namespace], tuple[int, ...]] | None = None
+    """The row counts it runs at, when not the run's (``--sizes`` wins)."""

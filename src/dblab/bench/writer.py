@@ -13,10 +13,14 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from dblab import sandbox
+from dblab.bench import timing
+
+T = TypeVar("T")
 
 WRITER_PAUSE = 0.005  # seconds between the competing writer's updates
 
@@ -115,3 +119,16 @@ def writing(box: sandbox.Sandbox, size: int, seed: int) -> Iterator[Writer]:
     finally:
         writer.stop()
         sys.setswitchinterval(switch)
+
+
+def under_load(
+    box: sandbox.Sandbox, size: int, seed: int, action: Callable[[], T]
+) -> tuple[float, list[float], T]:
+    """Seconds of ``action``, the writer's stalls during it, its result."""
+    with timing.frozen_garbage(size), writing(box, size, seed) as writer:
+        began = time.perf_counter()
+        try:
+            result = action()
+        finally:
+            ended = time.perf_counter()
+    return ended - began, writer.stalls(began, ended), result

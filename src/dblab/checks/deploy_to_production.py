@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL
 from dblab import deploy, migrate, revisions, safety, settings, targets
 from dblab.checks import Result, checker, failed, passed
 from dblab.deploy import example_app
+from dblab.safety.health import Check
 
 HEAD = revisions.HEAD
 SECTION_PLAN = "09_deploy_to_production「計画: 適用待ちの revision」"
@@ -41,7 +42,7 @@ CI_FILE = settings.ROOT / "docs" / "ci" / "migrations.yml"
 CI_SETUP = ["uv sync --locked"]
 """The ``run:`` lines before :data:`CI_COMMANDS` (installing only)."""
 CI_COMMANDS = [
-    "uv run dblab lint",
+    f"uv run dblab lint --since {revisions.HEAD}",
     "uv run pytest -q -p no:cacheprovider -n 0 tests/kit/test_migrations.py"
     " -k up_down_consistency",
     "uv run dblab deploy --prepare",
@@ -133,13 +134,17 @@ REVISIONS: dict[str, tuple[str, str, str, str, str, str]] = {
 }
 
 
-def app(metadata: MetaData | None = None) -> deploy.App:
+def app(
+    metadata: MetaData | None = None,
+    checks: Mapping[str, Check] | None = None,
+) -> deploy.App:
     """The example app's queries and models, for a :class:`deploy.Runbook`.
 
     ``metadata``: what ``alembic check`` compares with (default: the
-    app's models; :func:`metadata_with_index` after INDEX).
+    app's models; :func:`metadata_with_index` after INDEX); ``checks``:
+    extra checks run on the rehearsal's copy and on the target.
     """
-    return example_app.app(metadata)
+    return example_app.app(metadata, checks)
 
 
 def revision_id(key: str) -> str:

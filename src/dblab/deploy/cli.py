@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
-from dblab import settings, targets
+from dblab import migrate, settings, targets
 from dblab.deploy import example_app
+from dblab.deploy.preflight import DeployError
 from dblab.deploy.runbook import deploy
 
 
@@ -40,11 +42,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sql", action="store_true", help="計画のオフライン SQL も表示する"
     )
+    parser.add_argument(
+        "--restore",
+        metavar="BACKUP",
+        type=Path,
+        help="このバックアップでターゲットを上書き復元する (以後の書き込みは"
+        "失われます。失う行数を表示します)",
+    )
+
+
+def checked_inputs(args: argparse.Namespace) -> targets.Targets:
+    """The targets, after refusing bad input in one line (nothing made)."""
+    targets.check_name(args.target)
+    folder = Path(args.migrations)
+    if not (folder / "env.py").is_file() or not (folder / "versions").is_dir():
+        raise DeployError(
+            f"{folder} は migrations フォルダではありません (no env.py and "
+            "versions/ there; --migrations must name one)"
+        )
+    if args.to not in ("head", "heads"):
+        scripts = migrate.script(migrate.config(script_location=folder))
+        try:
+            scripts.get_revisions(args.to)
+        except Exception:
+            raise DeployError(
+                f"--to {args.to}: その revision はありません (unknown "
+                "revision)。`alembic history` で ID を確かめてください"
+            ) from None
+    shown = os.environ.get("DBLAB_WORK_DIR") or settings.ROOT / "work"
+    try:
+        work = settings.work_dir() / "targets"
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise DeployError(
+            f"作業フォルダ {shown} に書き込めません "
+            f"(work folder not writable: {error.strerror or error})。"
+            "DBLAB_WORK_DIR で書き込める場所を指定してください"
+        ) from None
+    where = targets.Targets(migrations=folder)
+    if where.backend != "sqlite":
+        settings.check_reachable(where.server)
+    return where
 
 
 def run(args: argparse.Namespace) -> int:
-    where = targets.Targets(migrations=args.migrations)
-    targets.check_name(args.target)
+    where = checked_inputs(args)
     if args.prepare:
         made = targets.prepare(where)
         where.close()
@@ -55,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         where=where,
         dry_run=args.dry_run,
         rollback_to=args.rollback_to,
+        restore=args.restore,
         to=args.to,
         app=example_app.app(),
     )

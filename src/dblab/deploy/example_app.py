@@ -7,10 +7,13 @@ takes them from here. A runbook for another application gets its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from dblab.deploy.rehearsal import App
+from dblab.safety.health import Check
 
 
 def queries() -> dict[str, sa.Select]:
@@ -37,6 +40,14 @@ def models() -> tuple[type, ...]:
     return (User, Address, Employee)
 
 
-def app(metadata: MetaData | None = None) -> App:
+def app(
+    metadata: MetaData | None = None,
+    checks: Mapping[str, Check] | None = None,
+) -> App:
     """The example app as the runbook sees it (``metadata``: models)."""
-    return App(queries=queries(), models=models(), metadata=metadata)
+    return App(
+        queries=queries(),
+        models=models(),
+        checks=dict(checks or {}),
+        metadata=metadata,
+    )

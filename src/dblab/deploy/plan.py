@@ -70,7 +70,12 @@ def make_plan(
     sql = ""
     if pending:
         sql = offline_sql(target, f"{lower}:{to}", options)
-    findings = [f for s in pending for f in lint.lint(Path(s.path))]
+    # The rules for this database (PER_DATABASE ones included): a plan
+    # for PostgreSQL warns of an index built without CONCURRENTLY.
+    dialects = [target.url.get_backend_name()]
+    findings = [
+        f for s in pending for f in lint.lint(Path(s.path), dialects=dialects)
+    ]
     return Plan(
         name,
         current,

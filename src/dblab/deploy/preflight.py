@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 
 from dblab import migrate, schema, settings, targets
 from dblab import sandbox as sandboxes
+from dblab.deploy.identity import identity
 from dblab.errors import DblabError
 
 
@@ -92,15 +93,10 @@ def drift(
 
 
 def same_database(a: URL, b: URL) -> bool:
-    if a.get_backend_name() == "sqlite" and b.get_backend_name() == "sqlite":
-        return (
-            Path(a.database or "").resolve()
-            == Path(b.database or "").resolve()
-        )
-    keys = ("host", "port", "database")
-    return a.get_backend_name() == b.get_backend_name() and all(
-        getattr(a, k) == getattr(b, k) for k in keys
-    )
+    """True when both URLs reach one database, however they are spelled."""
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    return identity(a) == identity(b)
 
 
 def shown(url: URL) -> str:

@@ -21,7 +21,7 @@ from dblab.deploy.plan import Plan
 from dblab.errors import DblabError
 from dblab.safety import Backup, Fingerprint
 from dblab.safety.health import Check, integrity_problems, run_check
-from dblab.sandbox import Sandbox
+from dblab.servers import KitDatabase
 from dblab.steps import one_line
 
 
@@ -74,7 +74,7 @@ class Rehearsal:
 
 
 def rehearse_on(
-    copy: Sandbox, plan: Plan, app: App, options: dict[str, object]
+    copy: KitDatabase, plan: Plan, app: App, options: dict[str, object]
 ) -> Rehearsal:
     """Upgrade ``copy`` to the plan's heads and check what ``app`` needs.
 
@@ -95,7 +95,7 @@ def rehearse_on(
         return result
     _check_revision_and_models(result, copy, plan, app, options)
     result.problems += integrity_problems(copy.engine)
-    _check_app(result, copy.engine, app)
+    check_app(result, copy.engine, app)
     for change in compare(explained, copy.engine, app.queries):
         result.plans.append(change)
         if change.regressed:
@@ -118,7 +118,7 @@ def rehearse_on(
 
 def _check_revision_and_models(
     result: Rehearsal,
-    copy: Sandbox,
+    copy: KitDatabase,
     plan: Plan,
     app: App,
     options: dict[str, object],
@@ -139,7 +139,8 @@ def _check_revision_and_models(
         result.checks.append("alembic check: モデルと一致")
 
 
-def _check_app(result: Rehearsal, engine: Engine, app: App) -> None:
+def check_app(result: Rehearsal, engine: Engine, app: App) -> None:
+    """Run the app's queries, models and checks; note into ``result``."""
     problem = app_queries(engine, app)
     if problem:
         result.problems.append(problem)

@@ -14,20 +14,24 @@ target may have changed, the failure is in the returned report
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from dblab import migrate, safety, settings, targets
+from dblab import migrate, safety, schema, settings, targets
+from dblab.deploy import verification
+from dblab.deploy.aftermath import Aftermath, aftermath
 from dblab.deploy.plan import Plan, make_plan
 from dblab.deploy.preflight import DeployError, check_target, shown
 from dblab.deploy.records import Records, state_digest
-from dblab.deploy.rehearsal import App, Rehearsal, first_lines, rehearse_on
+from dblab.deploy.rehearsal import App, Rehearsal, rehearse_on
 from dblab.errors import DblabError
 from dblab.safety import Backup, Fingerprint
-from dblab.steps import Step, StepLog, one_line
+from dblab.safety.discards import Discards, since_backup
+from dblab.steps import Step, StepLog
 
 STEPS = {
     "preflight": "事前確認 (preflight)",
@@ -37,6 +41,7 @@ STEPS = {
     "apply": "適用 (apply)",
     "verify": "検証 (verify)",
     "rollback": "ロールバック (rollback)",
+    "restore": "復元 (restore, on request)",
 }
 
 
@@ -58,6 +63,8 @@ class Report(StepLog):
     revision_before: tuple[str, ...] = ()
     revision_after: tuple[str, ...] = ()
     error: str | None = None
+    aftermath: Aftermath | None = None
+    discarded: Discards | None = None
     restored: bool = False
     rolled_back: bool = False
 
@@ -69,15 +76,20 @@ class Report(StepLog):
     def outcome(self) -> str:
         now = ", ".join(self.revision_after) or "base"
         if self.ok:
+            if self.restored:
+                return (
+                    f"復元完了 (restored to {now}); 失った書き込み "
+                    f"(discarded): {self.discarded}"
+                )
             if self.rolled_back:
                 return f"ロールバック完了 (rolled back to {now})"
             if self.dry_run:
                 return "ドライラン完了、何も変更していません (dry run)"
             return f"成功 (deployed; now at {now})"
-        if self.restored:
+        if self.aftermath is not None:
             return (
-                f"失敗、バックアップから復元済み (failed; restored to {now})"
-                f": {self.error}"
+                f"失敗、{self.target} は revision {now} (failed; not "
+                f"restored, see above): {self.error}"
             )
         return (
             f"中止、{self.target} は変更していません (stopped): {self.error}"
@@ -95,6 +107,8 @@ class Report(StepLog):
             lines.append(str(self.plan))
         if self.rehearsal is not None:
             lines.append(str(self.rehearsal))
+        if self.aftermath is not None:
+            lines += self.aftermath.lines()
         lines.append(f"結果: {self.outcome}")
         return "\n".join(lines)
 
@@ -132,7 +146,13 @@ class Runbook:
         return self.targets.options(**extra)
 
     def _key(self, plan: Plan) -> str:
-        state = state_digest(safety.fingerprint(self.target).to_json())
+        """Rehearsals are valid for this schema and revision range.
+
+        Not for a fingerprint of every row: on a database in use the data
+        moves every second, and the rehearsal's verdict does not.
+        """
+        shape = schema.snapshot(self.target.engine, count_rows=False)
+        state = state_digest(dataclasses.asdict(shape))
         return self.records.key(self.name, state, plan)
 
     # - the steps -
@@ -232,10 +252,13 @@ class Runbook:
         return item
 
     def apply(self, plan: Plan, backup: Backup) -> Report:
-        """Upgrade and verify the target; restore ``backup`` on failure.
+        """Upgrade and verify the target; on failure say what is true.
 
         Refused (:class:`DeployError`) without a successful rehearsal of
-        the same revisions on the same data.
+        the same revisions on the same schema. A failure of the upgrade
+        or of the verification is not undone by restoring a dump over
+        the target: the report's :class:`Aftermath` says what is
+        committed and what :meth:`restore` would discard.
         """
         record = self.records.successful(self._key(plan))
         if record is None:
@@ -244,6 +267,7 @@ class Runbook:
                 "成功していません (no successful rehearsal of these "
                 "revisions on this data)。先に rehearse() を実行してください"
             )
+        shape = schema.snapshot(self.target.engine, count_rows=False)
         try:
             with self.report.step("apply") as step:
                 migrate.upgrade(self.target, self.to, **self.targets.options())
@@ -252,60 +276,49 @@ class Runbook:
                     f"revision {', '.join(self.report.revision_after)}"
                 )
             with self.report.step("verify") as step:
-                step.detail = self.verify(plan, record, backup.fingerprint)
+                step.detail = self.verify(plan, record, shape)
         except DblabError as error:
-            self.report.error = one_line(error)
-            self._restore(backup)
+            found = aftermath(
+                self.targets, self.name, plan, backup, error, self.tools
+            )
+            self.report.error = found.error
+            self.report.aftermath = found
+            self.report.revision_after = found.now
         return self.report
 
     def verify(
-        self, plan: Plan, record: Mapping[str, object], before: Fingerprint
+        self,
+        plan: Plan,
+        record: Mapping[str, object],
+        before: schema.Snapshot,
     ) -> str:
-        """Compare the target with the rehearsal; raise on a difference."""
-        after = safety.fingerprint(self.target)
-        self.report.after = after
-        changed = set(record.get("changed_tables") or ())
-        rehearsed = Fingerprint.from_json(record.get("after") or {})
-        problems = []
-        for name in sorted(set(before) | set(after)):
-            if name in changed:
-                mine, theirs = after.get(name), rehearsed.get(name)
-                if mine is None or theirs is None or mine.rows != theirs.rows:
-                    problems.append(f"{name}: 行数がリハーサルと違う")
-            elif before.get(name) != after.get(name):
-                problems.append(f"{name}: 変えないはずの表が変わった")
-        now = tuple(sorted(migrate.current(self.target)))
-        if now != plan.heads:
-            problems.append(f"current {now} != heads {plan.heads}")
-        drift = migrate.check(self.target, **self._options())
-        if drift:
-            problems.append(f"alembic check: {first_lines(drift)}")
-        if problems:
-            raise DeployError(
-                "検証で違いが見つかりました (verification failed): "
-                + "; ".join(problems)
-            )
-        untouched = len(set(after) - changed)
-        return (
-            f"変更なしの表 {untouched} 個の指紋が一致、変更 "
-            f"{', '.join(sorted(changed)) or 'なし'} はリハーサルどおり、"
-            "current == heads、alembic check OK"
+        """What the plan changes, against the rehearsal (see
+        :func:`dblab.deploy.verification.verify`); raise if not so."""
+        return verification.verify(
+            self.target, plan, record, before, self.app, self._options()
         )
 
-    def _restore(self, item: Backup) -> None:
-        with self.report.step("rollback") as step:
-            after = safety.restore_in_place(
+    def restore(self, backup: Backup | str) -> Report:
+        """Restore ``backup`` over the target: only on explicit request.
+
+        Every write since the backup is discarded; they are counted (per
+        table, by primary key) into the report before the restore runs.
+        Writers are cut off for the swap (see
+        :func:`dblab.safety.restore_in_place`).
+        """
+        item = Backup.open(backup)
+        with self.report.step("restore") as step:
+            self.report.discarded = since_backup(
                 item, self.target, tools=self.tools
             )
-            differences = item.fingerprint.differences(after)
-            if differences:
-                raise DeployError(
-                    "復元後の指紋が適用前と一致しません: "
-                    + "; ".join(differences)
-                )
+            safety.restore_in_place(item, self.target, tools=self.tools)
             self.report.restored = True
             self.report.revision_after = migrate.current(self.target)
-            step.detail = "バックアップから復元、適用前と同じ指紋"
+            step.detail = (
+                f"{item.path.name} から復元、失った書き込み "
+                f"{self.report.discarded.rows} 行 ({self.report.discarded})"
+            )
+        return self.report
 
     def rollback(self, revision: str) -> Report:
         """Back up, then downgrade the target to ``revision``."""
@@ -349,11 +362,18 @@ def deploy(
     where: targets.Targets | None = None,
     dry_run: bool = False,
     rollback_to: str | None = None,
+    restore: str | Path | None = None,
     **options: object,
 ) -> Report:
-    """Run the runbook on ``target``; see :class:`Runbook` for options."""
+    """Run the runbook on ``target``; see :class:`Runbook` for options.
+
+    ``restore``: a backup to restore over the target instead (the
+    explicit request; the report says what it discarded).
+    """
     book = Runbook(where, target, dry_run=dry_run, **options)
     try:
+        if restore is not None:
+            return book.restore(restore)
         if rollback_to is not None:
             book.preflight()
             return book.rollback(rollback_to)

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import tomllib
@@ -132,11 +133,36 @@ def _split_locations(value: str, separator: str) -> list[str]:
 
 
 def _env_timeouts(env: Path) -> frozenset[str]:
+    """The databases whose lock timeout ``env.py``'s code sets.
+
+    Only code counts: a comment or docstring that mentions
+    ``lock_timeout`` sets nothing.
+    """
     try:
-        text = env.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        tree = ast.parse(env.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
         return frozenset()
-    return frozenset(d for word, d in TIMEOUT_WORDS.items() if word in text)
+    words = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            body[0].value.value = ""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.update(w for w in TIMEOUT_WORDS if w in node.value)
+        elif isinstance(node, ast.Name | ast.keyword | ast.Attribute):
+            name = getattr(node, "id", None) or getattr(node, "arg", None)
+            name = name or getattr(node, "attr", None)
+            words.update(w for w in TIMEOUT_WORDS if name and w in name)
+    return frozenset(TIMEOUT_WORDS[w] for w in words)
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _downgrades(home: Path) -> bool:

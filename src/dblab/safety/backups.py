@@ -17,6 +17,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
 from dblab import settings
 from dblab.safety.databases import (
     BackupError,
@@ -24,17 +27,24 @@ from dblab.safety.databases import (
     database_name,
     engine_of,
 )
-from dblab.safety.fingerprints import Fingerprint, fingerprint
+from dblab.safety.fingerprints import (
+    Fingerprint,
+    fingerprint,
+    fingerprint_on,
+)
 from dblab.safety.tools import (
     TOOLS,
     Tools,
     client_options,
     find_tool,
+    load_mysql,
     mysql_charset,
     run_tool,
+    set_mysql_charset,
     sqlite_read_only,
     version,
 )
+from dblab.servers import KitDatabase
 
 FORMAT = "dblab-backup/1"
 SUFFIX = {"sqlite": "sqlite", "postgresql": "dump", "mysql": "sql"}
@@ -136,43 +146,32 @@ def backup(
 ) -> Backup:
     """Dump ``db`` into ``directory`` (default: ``<work>/backups``).
 
+    The manifest's fingerprint describes the dump itself, even while
+    others write: SQLite's backup API copies one consistent state and the
+    copy is fingerprinted; PostgreSQL fingerprints and dumps from one
+    snapshot (``pg_export_snapshot()`` + ``pg_dump --snapshot``); MariaDB
+    dumps with ``--single-transaction`` and, since a snapshot cannot be
+    shared across connections, fingerprints a trial load of the dump.
     The manifest is written last: a dump without one was interrupted and
     is refused by :meth:`Backup.open`.
     """
     engine = engine_of(db)
-    url = engine.url
-    backend = url.get_backend_name()
+    backend = engine.url.get_backend_name()
     name = database_name(db)
     folder = writable_folder(directory)
     programs = {n: find_tool(n, tools) for n in TOOLS.get(backend, ())}
-    before = fingerprint(engine)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = folder / f"{name}-{stamp}.{SUFFIX[backend]}"
     partial = path.with_name(path.name + ".partial")
     charset = None
     try:
         if backend == "sqlite":
-            with (
-                closing(sqlite_read_only(url.database)) as source,
-                closing(sqlite3.connect(partial)) as target,
-            ):
-                source.backup(target)
-            tool = f"sqlite3 backup API {sqlite3.sqlite_version}"
+            before, tool = _dump_sqlite(engine, partial)
         elif backend == "postgresql":
-            program = programs["pg_dump"]
-            args, env = client_options(url)
-            run_tool(
-                [program, *args, "-Fc", "-f", str(partial), "-d", name], env
-            )
-            tool = version(program)
+            before, tool = _dump_postgresql(engine, programs, partial)
         else:
-            program = programs["mariadb-dump"]
-            args, env = client_options(url)
-            options = ["--single-transaction", "--routines", "--triggers"]
-            options += ["--hex-blob", "--no-tablespaces"]
-            run_tool([program, *args, *options, "-r", str(partial), name], env)
-            tool = version(program)
             charset = mysql_charset(engine, name)
+            before, tool = _dump_mysql(db, programs, partial, charset)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
@@ -193,6 +192,71 @@ def backup(
     temporary.write_text(text + "\n", encoding="utf-8")
     temporary.replace(item.manifest)
     return item
+
+
+def _dump_sqlite(engine: Engine, partial: Path) -> tuple[Fingerprint, str]:
+    with (
+        closing(sqlite_read_only(engine.url.database)) as source,
+        closing(sqlite3.connect(partial)) as target,
+    ):
+        source.backup(target)
+    copy = sa.create_engine(sa.URL.create("sqlite", database=str(partial)))
+    try:
+        before = fingerprint(copy)
+    finally:
+        copy.dispose()
+    return before, f"sqlite3 backup API {sqlite3.sqlite_version}"
+
+
+def _dump_postgresql(
+    engine: Engine, programs: dict[str, str], partial: Path
+) -> tuple[Fingerprint, str]:
+    program = programs["pg_dump"]
+    args, env = client_options(engine.url)
+    name = str(engine.url.database)
+    options = {"isolation_level": "REPEATABLE READ"}
+    with engine.connect().execution_options(**options) as connection:
+        snapshot = connection.exec_driver_sql(
+            "SELECT pg_export_snapshot()"
+        ).scalar()
+        before = fingerprint_on(connection)
+        run_tool(
+            [program, *args, f"--snapshot={snapshot}", "-Fc"]
+            + ["-f", str(partial), "-d", name],
+            env,
+        )
+        connection.rollback()
+    return before, version(program)
+
+
+def _dump_mysql(
+    db: Database,
+    programs: dict[str, str],
+    partial: Path,
+    charset: tuple[str, str],
+) -> tuple[Fingerprint, str]:
+    from dblab import sandbox as sandboxes
+
+    url = engine_of(db).url
+    program = programs["mariadb-dump"]
+    args, env = client_options(url)
+    options = ["--single-transaction", "--routines", "--triggers"]
+    options += ["--hex-blob", "--no-tablespaces"]
+    run_tool(
+        [program, *args, *options, "-r", str(partial), str(url.database)],
+        env,
+    )
+    server = db.server if isinstance(db, KitDatabase) else None
+    scratch = sandboxes.create(
+        "backup_check", server=server or url.set(database=None)
+    )
+    try:
+        set_mysql_charset(scratch.engine, scratch.name, charset)
+        load_mysql(programs["mariadb"], scratch.url, scratch.name, partial)
+        before = fingerprint(scratch.engine)
+    finally:
+        scratch.close()
+    return before, version(program)
 
 
 def writable_folder(directory: str | Path | None) -> Path:

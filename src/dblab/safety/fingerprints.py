@@ -76,12 +76,17 @@ def fingerprint(db: Database) -> Fingerprint:
     options = {}
     if engine.dialect.name != "sqlite":
         options["isolation_level"] = "REPEATABLE READ"
-    result = Fingerprint()
     with engine.connect().execution_options(**options) as connection:
-        names = sorted(sa.inspect(connection).get_table_names())
-        for name in names:
-            result[name] = _table_fingerprint(connection, name)
+        result = fingerprint_on(connection)
         connection.rollback()
+    return result
+
+
+def fingerprint_on(connection: sa.Connection) -> Fingerprint:
+    """The fingerprint as ``connection``'s transaction sees the data."""
+    result = Fingerprint()
+    for name in sorted(sa.inspect(connection).get_table_names()):
+        result[name] = _table_fingerprint(connection, name)
     return result
 
 

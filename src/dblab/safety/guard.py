@@ -25,6 +25,7 @@ from dblab.safety.databases import (
     database_name,
     engine_of,
 )
+from dblab.safety.discards import Discards, since_backup
 from dblab.safety.fingerprints import Fingerprint, fingerprint
 from dblab.safety.health import Check, integrity_problems, run_check
 from dblab.safety.restores import restore_in_place, verify_backup
@@ -69,6 +70,7 @@ class GuardReport(StepLog):
     after: Fingerprint | None = None
     error: str | None = None
     restored: bool = False
+    discarded: Discards | None = None  # writes a restore lost (or would)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +85,13 @@ class GuardReport(StepLog):
         if self.restored:
             now = ", ".join(self.revision_before) or "base"
             return f"失敗、復元済み (failed; restored to {now}): {self.error}"
+        if self.discarded is not None:
+            now = ", ".join(self.revision_after) or "base"
+            return (
+                f"失敗、復元はしていません (failed; not restored, now at "
+                f"{now}): {self.error}。戻すなら safety.restore_in_place("
+                f"report.backup, db) (失う書き込み: {self.discarded})"
+            )
         return f"中止 (stopped): {self.error}"
 
     def raise_for_failure(self) -> None:
@@ -117,8 +126,9 @@ def guarded_upgrade(
     check: Check | None = None,
     tools: Tools = None,
     server: URL | None = None,
+    restore: bool = False,
 ) -> GuardReport:
-    """Upgrade ``db`` to revision ``to`` so that a failure changes nothing.
+    """Upgrade ``db`` to revision ``to``, proven backup first.
 
     Steps: preflight (backup folder writable, dump tools present, ``to``
     known, ``use_backup`` intact) → fingerprint → backup (or
@@ -127,12 +137,19 @@ def guarded_upgrade(
     Alembic with ``config`` when ``db`` is an Engine) → check (``to`` is
     current, SQLite's integrity check, and ``check``: see
     :func:`dblab.safety.health.run_check`) → restore, only when the
-    upgrade or check failed.
+    upgrade or check failed AND ``restore=True`` was asked for.
+
+    A restore takes the database back to the backup and discards every
+    write since, so it is never automatic: where DDL is transactional
+    (PostgreSQL, SQLite with the kit's recipe) a failing revision has
+    already rolled itself back; on MariaDB its DDL may have committed.
+    Without ``restore=True`` the report says what is true (revision now,
+    the backup, and what a restore would discard, per table).
 
     A problem before the upgrade raises :class:`GuardError` and nothing is
-    changed. A failed upgrade that was restored returns a report with
-    ``ok`` False and ``restored`` True; a restore that does not give back
-    the fingerprint of before raises :class:`GuardError`.
+    changed. A failed upgrade returns a report with ``ok`` False
+    (``restored`` True when it was restored on request); a restore that
+    does not give back the backup's data raises :class:`GuardError`.
     """
     migrator = _Migrator(db, config)
     report = GuardReport(
@@ -165,7 +182,16 @@ def guarded_upgrade(
         report.skip("restore", "不要 (not needed)")
         return report
     report.error = failed.error
-    _restore(report, given, db, migrator, tools, server)
+    if restore:
+        _restore(report, given, db, migrator, tools, server)
+    else:
+        report.revision_after = migrator.current()
+        report.discarded = since_backup(given, db, server, tools=tools)
+        report.skip(
+            "restore",
+            "自動では復元しません (not restored automatically; "
+            f"a restore would discard: {report.discarded})",
+        )
     if failed.interrupt is not None:
         raise failed.interrupt
     return report
@@ -248,12 +274,11 @@ def _restore(
 ) -> None:
     try:
         with report.step("restore") as step:
+            report.discarded = since_backup(given, db, server, tools=tools)
             report.after = restore_in_place(
                 given, db, tools=tools, server=server
             )
-            differences = (report.before or Fingerprint()).differences(
-                report.after
-            )
+            differences = given.fingerprint.differences(report.after)
             if differences:
                 raise BackupError(
                     "復元後の指紋が適用前と一致しません (fingerprint "
@@ -261,7 +286,10 @@ def _restore(
                 )
             report.restored = True
             report.revision_after = migrator.current()
-            step.detail = "適用前と同じ指紋 (fingerprint equals before)"
+            step.detail = (
+                "バックアップと同じ指紋 (fingerprint equals the backup's); "
+                f"失った書き込み (discarded): {report.discarded}"
+            )
     except Exception as error:
         raise GuardError(
             f"適用に失敗し ({report.error})、復元もできませんでした "

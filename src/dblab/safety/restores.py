@@ -9,6 +9,7 @@ database and compares fingerprints.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from contextlib import closing
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from dblab import sandbox as sandboxes
-from dblab import settings
+from dblab import servers, settings
 from dblab.safety.backups import Backup
 from dblab.safety.databases import (
     BackupError,
@@ -56,11 +57,7 @@ def restore(
     box = sandboxes.create(f"restore_{item.database}", server=server_url)
     try:
         if item.backend == "sqlite":
-            with (
-                closing(sqlite_read_only(str(item.path))) as source,
-                closing(sqlite3.connect(box.url.database)) as target,
-            ):
-                source.backup(target)
+            _load_sqlite(item.path, Path(str(box.url.database)))
         elif item.backend == "postgresql":
             args, env = client_options(box.url)
             options = ["--no-owner", "--no-privileges", "--exit-on-error"]
@@ -83,13 +80,29 @@ def restore_in_place(
     tools: Tools = None,
     server: URL | None = None,
 ) -> Fingerprint:
-    """Bring ``db`` back to the backup: drop, recreate, load, compare.
+    """Bring ``db`` back to the backup: load it beside, verify, then swap.
 
-    For PostgreSQL and MariaDB the database is dropped and created again
-    under its own name (``pg_restore --create`` on PostgreSQL); SQLite is
-    overwritten page by page with the online backup API. ``server`` is a
-    maintenance URL on the same server (default: the sandbox's server, or
-    ``postgres`` / no database). The engine keeps working afterwards.
+    Nothing is dropped first. The dump is loaded into a fresh database
+    (or file) on the same server and its fingerprint checked against the
+    manifest; a dump that fails to load, or loads wrong, leaves ``db``
+    untouched and raises :class:`BackupError` with the tool's message.
+    Then the swap, per backend:
+
+    - PostgreSQL: ``db`` stops taking connections, its sessions are
+      ended (writers are cut off for the swap), it is renamed aside, the
+      fresh database takes its name, the old one is dropped;
+    - MariaDB (no RENAME DATABASE): one multi-table ``RENAME TABLE``
+      moves the old tables aside and the loaded ones in, atomically
+      (writers wait on the tables' metadata locks); views and triggers
+      are refused rather than lost;
+    - SQLite: the online backup API copies the loaded file into the open
+      one in a single transaction (replacing an open file fails on
+      Windows).
+
+    Every write to ``db`` since the backup is discarded: see
+    :func:`dblab.safety.discards.since_backup`. ``server`` is a
+    maintenance URL on the same server (default: the sandbox's server,
+    or ``postgres`` / no database). The engine keeps working afterwards.
     """
     item = Backup.open(item)
     engine = engine_of(db)
@@ -106,47 +119,153 @@ def restore_in_place(
             f"{item.path.name} はデータベース {item.database} のバックアップ"
             f"です (backup of {item.database}, not {name})"
         )
-    programs = {n: find_tool(n, tools) for n in TOOLS.get(backend, ())}
     if server is None and isinstance(db, KitDatabase):
         server = db.server
     if server is None or server.database in (None, name):
         server = url.set(
             database="postgres" if backend == "postgresql" else None
         )
-    engine.dispose()
-    if backend == "sqlite":
-        with (
-            closing(sqlite_read_only(str(item.path))) as source,
-            closing(sqlite3.connect(url.database)) as target,
-        ):
-            source.backup(target)
-    else:
-        sandboxes.drop_database(server, name)
-        if backend == "postgresql":
-            args, env = client_options(server)
-            options = ["--create", "--exit-on-error", "-d", server.database]
-            run_tool(
-                [programs["pg_restore"], *args, *options, str(item.path)], env
+    fresh = restore(item, server, tools=tools)
+    try:
+        loaded = fingerprint(fresh.engine)
+        differences = item.fingerprint.differences(loaded)
+        if differences:
+            raise BackupError(
+                "読み込んだバックアップが記録と一致しません。元のデータベースは"
+                "そのままです (loaded copy does not match the manifest; "
+                f"original untouched): {'; '.join(differences)}"
             )
+        fresh.engine.dispose()
+        engine.dispose()
+        if backend == "sqlite":
+            _copy_sqlite(Path(str(fresh.url.database)), Path(url.database))
+        elif backend == "postgresql":
+            _swap_postgresql(server, name, fresh.name)
         else:
-            admin = sandboxes.admin_engine(server)
-            try:
-                with admin.connect() as connection:
-                    quoted = admin.dialect.identifier_preparer.quote(name)
-                    connection.execute(sa.text(f"CREATE DATABASE {quoted}"))
-                set_mysql_charset(admin, name, item.charset)
-            finally:
-                admin.dispose()
-            load_mysql(programs["mariadb"], url, name, item.path)
+            _swap_mysql(server, name, fresh.name)
+    finally:
+        fresh.close()
     engine.dispose()
-    after = fingerprint(engine)
-    differences = item.fingerprint.differences(after)
-    if differences:
+    return loaded
+
+
+def _load_sqlite(dump: Path, target: Path) -> None:
+    """Copy a SQLite dump into a new file; a damaged one is one line."""
+    try:
+        with (
+            closing(sqlite_read_only(str(dump))) as source,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            verdict = source.execute("PRAGMA integrity_check").fetchone()
+            if verdict[0] != "ok":
+                raise sqlite3.DatabaseError(verdict[0])
+            source.backup(copy)
+    except sqlite3.Error as error:
         raise BackupError(
-            "復元後の指紋がバックアップと一致しません (fingerprint mismatch "
-            f"after restore): {'; '.join(differences)}"
-        )
-    return after
+            f"SQLite のバックアップ {dump.name} を読み込めません "
+            f"(cannot load: {error})"
+        ) from None
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    with (
+        closing(sqlite_read_only(str(source))) as reader,
+        closing(sqlite3.connect(target, timeout=30)) as writer,
+    ):
+        reader.backup(writer)
+
+
+def _swap_postgresql(server: URL, name: str, fresh: str) -> None:
+    aside = f"{name[:40]}_old_{secrets.token_hex(4)}"
+    admin = servers.admin_engine(server)
+    quote = admin.dialect.identifier_preparer.quote
+    end_sessions = sa.text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(
+                    f"ALTER DATABASE {quote(name)} ALLOW_CONNECTIONS false"
+                )
+            )
+            try:
+                for _ in range(50):  # a session may take a moment to end
+                    connection.execute(end_sessions, {"name": name})
+                    try:
+                        connection.execute(
+                            sa.text(
+                                f"ALTER DATABASE {quote(name)} "
+                                f"RENAME TO {quote(aside)}"
+                            )
+                        )
+                        break
+                    except sa.exc.OperationalError:
+                        time.sleep(0.1)
+                else:
+                    raise BackupError(
+                        f"{name} の接続が切れないため入れ替えられません "
+                        "(sessions would not end; nothing swapped)"
+                    )
+            except BaseException:
+                connection.execute(
+                    sa.text(
+                        f"ALTER DATABASE {quote(name)} ALLOW_CONNECTIONS true"
+                    )
+                )
+                raise
+            connection.execute(end_sessions, {"name": fresh})
+            connection.execute(
+                sa.text(
+                    f"ALTER DATABASE {quote(fresh)} RENAME TO {quote(name)}"
+                )
+            )
+    finally:
+        admin.dispose()
+    servers.drop_database(server, aside)
+
+
+def _swap_mysql(server: URL, name: str, fresh: str) -> None:
+    aside = f"{name[:40]}_old_{secrets.token_hex(4)}"
+    admin = servers.admin_engine(server)
+    quote = admin.dialect.identifier_preparer.quote
+    listed = sa.text(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = :schema AND table_type = 'BASE TABLE'"
+    )
+    extras = sa.text(
+        "SELECT (SELECT count(*) FROM information_schema.views "
+        "WHERE table_schema IN (:a, :b)) + (SELECT count(*) FROM "
+        "information_schema.triggers WHERE trigger_schema IN (:a, :b))"
+    )
+    try:
+        with admin.connect() as connection:
+            if connection.execute(extras, {"a": name, "b": fresh}).scalar():
+                raise BackupError(
+                    f"{name} にビューかトリガーがあるため、表の入れ替えで"
+                    "復元できません。元のデータベースはそのままです (views or "
+                    "triggers present; nothing swapped)"
+                )
+            old = connection.execute(listed, {"schema": name}).scalars().all()
+            new = connection.execute(listed, {"schema": fresh}).scalars().all()
+            connection.execute(
+                sa.text(
+                    f"CREATE DATABASE {quote(aside)} CHARACTER SET utf8mb4"
+                )
+            )
+            moves = [
+                f"{quote(name)}.{quote(t)} TO {quote(aside)}.{quote(t)}"
+                for t in old
+            ] + [
+                f"{quote(fresh)}.{quote(t)} TO {quote(name)}.{quote(t)}"
+                for t in new
+            ]
+            if moves:
+                connection.execute(sa.text("RENAME TABLE " + ", ".join(moves)))
+    finally:
+        admin.dispose()
+    servers.drop_database(server, aside)
 
 
 @dataclass(frozen=True)
@@ -200,7 +319,7 @@ def server_for(item: Backup, server: URL | Database | None) -> URL:
 
 
 def copy_into(
-    item: str | Path | Backup, other: Sandbox, *, tools: Tools = None
+    item: str | Path | Backup, other: KitDatabase, *, tools: Tools = None
 ) -> Fingerprint:
     """Replace ``other``'s data with the backup of ANOTHER database.
 
@@ -208,13 +327,12 @@ def copy_into(
     staging): its tables are dropped, the dump is loaded, and the result
     must have the backup's fingerprint.
     """
-    from dblab import targets  # targets sits beside sandbox
 
     item = Backup.open(item)
     if other.backend == "sqlite":
         return restore_in_place(item, other, tools=tools)
     name = str(other.url.database)
-    targets.drop_tables(other.engine)
+    servers.drop_tables(other.engine)
     other.engine.dispose()
     args, env = client_options(other.url)
     if other.backend == "postgresql":

@@ -13,7 +13,12 @@ import sqlalchemy as sa
 
 from dblab import cli
 from dblab.bench import command, registry
-from dblab.bench.sections import backfill, inserts, migration
+from dblab.bench.sections import (
+    backfill,
+    inserts,
+    migration,
+    schema_changes,
+)
 
 LABELS = {"sqlite": {"SQLite"}, "postgresql": {"PostgreSQL"}}
 LABELS["mysql"] = {"MariaDB", "MySQL"}
@@ -111,6 +116,8 @@ def test_registry_lists_every_section_module() -> None:
     assert {s.measure.__module__.rsplit(".", 1)[1] for s in found} == modules
     assert [s.order for s in found] == sorted(s.order for s in found)
     assert len({s.name for s in found}) == len(found)
+    for path in folder.glob("*.py"):  # sections stand alone
+        assert "dblab.bench.sections" not in path.read_text("utf-8"), path
 
 
 PROBE = """
@@ -166,3 +173,36 @@ def test_a_new_section_module_is_all_it_takes(
         "探り",
     )
     assert (tmp_path / "probe.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_schema_changes_section_runs_every_form(
+    backend: str,
+    server: sa.URL,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each naive and safe form ran on the server (figures not asserted)."""
+    out = tmp_path / "ddl.csv"
+    argv = ["bench", "--backends", backend, "--sizes", "300"]
+    argv += ["--sections", "schema_changes", "--csv", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    rows = {row["method"]: row for row in read_csv(out)}
+    if backend == "sqlite":
+        assert rows == {}
+        assert "SQLite: no online DDL" in printed
+        return
+    forms = (
+        schema_changes.POSTGRESQL
+        if backend == "postgresql"
+        else schema_changes.MARIADB
+    )
+    assert set(rows) == {*forms, "bigint_safe"}
+    assert "batches=" in rows["bigint_safe"]["note"]
+    for method, row in rows.items():
+        if method == "bigint_online":  # MariaDB cannot change it online
+            assert row["seconds"] == "" and row["note"] == "refused"
+            assert "1846" in printed
+            continue
+        assert float(row["seconds"]) > 0, method
+        assert row["worst_stall_ms"] != "", method  # measured

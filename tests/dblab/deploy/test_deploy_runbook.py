@@ -43,7 +43,14 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
         where=where, app=deploy.App(metadata=dp.metadata_with_index())
     )
     assert report.ok, report
-    assert [s.status for s in report.steps] == ["ok"] * 6, report
+    # The plan lints with the target's rules: on PostgreSQL an index
+    # without CONCURRENTLY (LK101); on both servers DDL without a
+    # lock_timeout (LK301).
+    warned = {"postgresql": ["LK101", "LK301"], "mysql": ["LK301"]}
+    codes = sorted(f.code for f in report.plan.findings)
+    assert codes == warned.get(where.backend, [])
+    expected = ["ok", "warning" if codes else "ok", "ok", "ok", "ok", "ok"]
+    assert [s.status for s in report.steps] == expected, report
     assert report.plan.pending == [dp.revision_id("INDEX")]
     assert migrate.current(production) == (dp.revision_id("INDEX"),)
     assert "ix_users_name" in index_names(production)
@@ -71,7 +78,9 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     assert safety.fingerprint(production) == deployed
 
 
-def test_failed_apply_is_restored(where) -> None:
+def test_failed_apply_is_reported_and_restored_only_on_request(
+    where,
+) -> None:
     production = where["production"]
     before = safety.fingerprint(production)
     dp.add_revision(where, "FAIL_IN_PRODUCTION")
@@ -79,9 +88,26 @@ def test_failed_apply_is_restored(where) -> None:
     assert not report.ok
     assert report.status("rehearse") == "ok"
     assert report.status("apply") == "failed"
-    assert report.restored
+    assert not report.restored  # no dump restored over production
     assert "disk full" in report.error
-    assert migrate.current(production) == (dp.HEAD,)
+    found = report.aftermath
+    assert found.now == (dp.HEAD,) == migrate.current(production)
+    assert found.committed == []
+    assert found.backup is not None and found.backup.path.exists()
+    assert f"--restore {found.backup.path}" in found.restore_command
+    text = str(report)
+    assert "復元するなら" in text and "失われる書き込み" in text
+    if where.backend == "mysql":  # CREATE INDEX committed by itself
+        assert "ix_users_name" in index_names(production)
+        assert any("ix_users_name" in item for item in found.leftovers)
+    else:  # the revision's transaction rolled back
+        assert "ix_users_name" not in index_names(production)
+        assert found.leftovers == []
+        assert safety.fingerprint(production) == before
+        assert found.discards is not None and not found.discards
+    restored = deploy.deploy(where=where, restore=found.backup.path)
+    assert restored.ok and restored.restored, restored
+    assert restored.discarded is not None
     assert safety.fingerprint(production) == before
     assert "ix_users_name" not in index_names(production)
 

@@ -157,6 +157,21 @@ def test_env_py_lock_timeout_credits_every_revision(versions) -> None:
     assert [f.dialects for f in found] == [("mysql",)]
 
 
+def test_a_lock_timeout_only_mentioned_in_env_py_credits_nothing(
+    versions,
+) -> None:
+    path = versions.add(
+        "lock00000002", "op.add_column('users', sa.Column('x', sa.Integer()))"
+    )
+    (versions.folder.parent / "env.py").write_text(
+        '"""A lock_timeout would go here."""\n'
+        "# TODO: SET lock_timeout / lock_wait_timeout\n"
+        "def run():\n    pass\n"
+    )
+    found = [f for f in versions.findings(path) if f.code == "LK301"]
+    assert [f.dialects for f in found] == [("postgresql", "mysql")]
+
+
 def test_an_empty_downgrade_with_its_reason_in_a_comment(versions) -> None:
     body = (
         "op.execute(\"UPDATE slices SET params = '{}' WHERE params IS NULL\")"

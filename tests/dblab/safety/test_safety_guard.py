@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,25 +35,6 @@ raise RuntimeError("boom half-way")
 """DDL, data, DDL, error: on MariaDB the second DDL commits the UPDATE."""
 GOOD = 'op.add_column("addresses", sa.Column("note", sa.String(20)))'
 SQLITE = sa.URL.create("sqlite")
-
-
-def add_revision(box: Sandbox, body: str, revision: str) -> None:
-    """Write a revision after the current head into the sandbox's copy."""
-    (head,) = migrate.heads(box)
-    upgrade_body = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    source = (
-        f'"""test revision\n\nRevision ID: {revision}\n"""\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {head!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n\n\n"
-        f"def upgrade():\n{upgrade_body}\n\n\n"
-        "def downgrade():\n    pass\n"
-    )
-    path = box.migrations / "versions" / f"2024_05_01_0000-{revision}_x.py"
-    path.write_text(source, encoding="utf-8")
 
 
 def seeded(box: Sandbox, users: int = 40) -> tuple[str, ...]:
@@ -200,7 +180,10 @@ def corrupted(item: safety.Backup, how: str) -> Path:
 
 
 def test_corrupt_or_truncated_backup_or_missing_tool_is_refused(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    add_revision,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seeded(sandbox)
     item = safety.backup(sandbox, tmp_path)
@@ -235,15 +218,20 @@ def test_corrupt_or_truncated_backup_or_missing_tool_is_refused(
 
 
 def test_failing_revision_is_undone_by_the_guarded_upgrade(
-    sandbox: Sandbox, tmp_path: Path
+    add_revision, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sandbox)
     add_revision(sandbox, HALF_WAY, "0badf00d0001")
     before = safety.fingerprint(sandbox)
 
-    report = safety.guarded_upgrade(sandbox, to="head", backup_dir=tmp_path)
+    report = safety.guarded_upgrade(
+        sandbox, to="head", backup_dir=tmp_path, restore=True
+    )
 
     assert not report.ok and report.restored
+    assert report.discarded is not None  # counted before the restore
+    if sandbox.backend != "mysql":  # only MariaDB kept half a revision
+        assert not report.discarded
     assert "boom half-way" in report.error
     status = {step.key: step.status for step in report.steps}
     assert status == {
@@ -269,6 +257,28 @@ def test_failing_revision_is_undone_by_the_guarded_upgrade(
         report.raise_for_failure()
 
 
+def test_failing_revision_is_reported_not_restored_by_default(
+    add_revision, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """No restore unless asked: the report says what is true instead."""
+    (head,) = seeded(sandbox)
+    add_revision(sandbox, HALF_WAY, "0badf00d0001")
+    before = safety.fingerprint(sandbox)
+    report = safety.guarded_upgrade(sandbox, to="head", backup_dir=tmp_path)
+    assert not report.ok and not report.restored
+    assert report.steps[-1].key == "restore"
+    assert report.steps[-1].status == "skipped"
+    assert report.revision_after == migrate.current(sandbox) == (head,)
+    assert "restore_in_place" in report.outcome
+    if sandbox.backend == "mysql":  # DDL committed, and the UPDATE with it
+        assert "leftover" in tables(sandbox)
+        assert report.discarded and "users" in report.discarded
+    else:  # transactional DDL: the revision rolled itself back
+        assert safety.fingerprint(sandbox) == before
+        assert report.discarded is not None and not report.discarded
+    assert report.backup is not None and report.backup.path.exists()
+
+
 @pytest.fixture
 def sqlite_box() -> Iterator[Sandbox]:
     """A SQLite sandbox, for the tests whose logic is backend-neutral."""
@@ -278,7 +288,7 @@ def sqlite_box() -> Iterator[Sandbox]:
 
 
 def test_guarded_upgrade_applies_a_good_revision(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     seeded(sqlite_box)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
@@ -295,13 +305,16 @@ def test_guarded_upgrade_applies_a_good_revision(
 
 
 def test_failing_check_restores_the_database(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
     before = safety.fingerprint(sqlite_box)
     report = safety.guarded_upgrade(
-        sqlite_box, backup_dir=tmp_path, check=lambda engine: "行数が違う"
+        sqlite_box,
+        backup_dir=tmp_path,
+        check=lambda engine: "行数が違う",
+        restore=True,
     )
     assert report.restored and not report.ok
     assert "行数が違う" in report.error
@@ -311,7 +324,7 @@ def test_failing_check_restores_the_database(
 
 
 def test_unwritable_backup_folder_stops_before_any_change(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box, users=5)
     add_revision(sqlite_box, GOOD, "0badf00d0002")
@@ -324,7 +337,9 @@ def test_unwritable_backup_folder_stops_before_any_change(
     assert migrate.current(sqlite_box) == (head,)
 
 
-def test_stale_backup_is_refused(sqlite_box: Sandbox, tmp_path: Path) -> None:
+def test_stale_backup_is_refused(
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
+) -> None:
     (head,) = seeded(sqlite_box, users=5)
     item = safety.backup(sqlite_box, tmp_path)
     with sqlite_box.engine.begin() as connection:
@@ -338,7 +353,7 @@ def test_stale_backup_is_refused(sqlite_box: Sandbox, tmp_path: Path) -> None:
 
 
 def test_backup_that_restores_differently_is_refused(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     """A dump whose content was changed and whose sha256 was rewritten."""
     (head,) = seeded(sqlite_box, users=5)
@@ -360,7 +375,7 @@ def test_backup_that_restores_differently_is_refused(
 
 
 def test_mismatch_after_restore_is_never_success(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    add_revision, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A restore that gives back other data raises; it is not a report."""
     with sandboxes.create(
@@ -377,7 +392,7 @@ def test_mismatch_after_restore_is_never_success(
             lambda item, db, **_: safety.fingerprint(db),
         )
         with pytest.raises(GuardError, match="一致しません") as caught:
-            safety.guarded_upgrade(box, backup_dir=tmp_path)
+            safety.guarded_upgrade(box, backup_dir=tmp_path, restore=True)
         report = caught.value.report
         assert not report.ok and not report.restored
         assert report.steps[-1].key == "restore"
@@ -405,7 +420,7 @@ command.upgrade(config, "head")
 
 
 def test_sigkill_mid_upgrade_leaves_sqlite_at_the_previous_revision(
-    sqlite_box: Sandbox, tmp_path: Path
+    add_revision, sqlite_box: Sandbox, tmp_path: Path
 ) -> None:
     (head,) = seeded(sqlite_box, users=300)
     before = safety.fingerprint(sqlite_box)

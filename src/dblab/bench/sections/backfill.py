@@ -6,13 +6,13 @@ revision ``EMAIL_NOT_NULL`` uses) by one UPDATE, by
 pause, and -- for the before/after in the same run -- by the same
 helper walking with OFFSET as the kit did before. Meanwhile a second
 connection keeps updating existing rows; its worst and 99th-percentile
-write time is the stall. The batched times include the pauses.
+write time is the stall. The batched times include the pauses. Each
+table is analyzed after seeding (see :func:`dblab.bench.server.analyze`).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from dblab import batching, revisions, sandbox, seed
 from dblab.bench import server, timing
 from dblab.bench.result import Result
 from dblab.bench.section import Chart, Section
-from dblab.bench.writer import writing
+from dblab.bench.writer import under_load
 
 Backfill = Callable[[sandbox.Sandbox], str]
 
@@ -125,7 +125,13 @@ def measure(
                 with_null_emails=0.5,
                 progress=False,
             )
-            seconds, stalls, note = _under_load(box, size, args, backfill)
+            server.analyze(box)
+            seconds, stalls, note = under_load(
+                box,
+                size,
+                args.seed,
+                lambda: backfill(box),  # noqa: B023
+            )
             left = server.count_rows(box, "email IS NULL")
             if left:
                 raise RuntimeError(f"backfill left {left} NULL emails")
@@ -142,19 +148,6 @@ def measure(
             writes=len(stalls),
             note=note,
         )
-
-
-def _under_load(
-    box: sandbox.Sandbox, size: int, args: argparse.Namespace, run: Backfill
-) -> tuple[float, list[float], str]:
-    """Seconds of ``run``, the writer's stalls during it, and its note."""
-    with timing.frozen_garbage(size), writing(box, size, args.seed) as writer:
-        began = time.perf_counter()
-        try:
-            note = run(box)
-        finally:
-            ended = time.perf_counter()
-    return ended - began, writer.stalls(began, ended), note
 
 
 SECTION = Section(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SLIDES = ROOT / "slides"
 DECK = SLIDES / "slides.md"
 SNIPPETS = SLIDES / "snippets"
@@ -29,7 +29,7 @@ SNIPPET_IMPORT = re.compile(r"^<<<\s*@/snippets/([\w.-]+?\.py)(?:#([\w-]+))?")
 FENCE = re.compile(r"^(```+|~~~+)\s*\{?\s*([\w+-]*)")
 YAML_LINE = re.compile(r"^[\w-]+:")
 REGION = re.compile(r"^\s*#\s*(end)?region\b\s*(.*?)\s*$")
-JOB_TIMEOUT = 600  # seconds; a build takes ~15-30 s, an export ~40 s
+JOB_TIMEOUT = 600  # seconds; a build takes ~20-50 s, an export ~40-60 s
 
 
 def in_ci() -> bool:
@@ -47,7 +47,8 @@ def require(*tools: str) -> None:
         return
     message = (
         f"{', '.join(missing)} がないのでスライドのテストを省略します "
-        "(skipped: install Node.js 20+, Chromium, poppler-utils)"
+        "(skipped) → 含めるには: Node.js 20+・chromium・poppler-utils を"
+        "入れて cd slides && npm ci"
     )
     if in_ci():
         pytest.fail(f"CI: {message}", pytrace=False)
@@ -70,6 +71,12 @@ class Slide:
             if line.startswith("#"):
                 return line.lstrip("#").strip()
         return ""
+
+
+def notes(slide: Slide) -> str:
+    """The speaker notes of a slide: its last HTML comment."""
+    found = re.findall(r"<!--(.*?)-->", slide.text, flags=re.S)
+    return found[-1].strip() if found else ""
 
 
 def headmatter() -> str:

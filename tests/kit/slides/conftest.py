@@ -3,8 +3,9 @@
 The build and the PDF export are slow (~15-40 s each) and independent, so
 they start together in the background as soon as collection has finished
 (when any deck test is selected) and the tests wait only where they need
-the result. Without Node the deck tests skip with one line -- except in CI
-(``CI`` set), where a missing tool fails them.
+the result. Without Node, or without ``slides/node_modules``, the deck
+tests skip (one summary line) -- except in CI (``CI`` set), where a
+missing tool fails them.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from collections.abc import Iterator
 
 import pytest
 import slidedeck
-from slidedeck import missing_tools, require
+from slidedeck import in_ci, missing_tools, require
 
 _JOBS: slidedeck.DeckJobs | None = None
 
 
 def require_node_modules() -> None:
-    if not _installed():
-        pytest.fail(
-            "slides/node_modules がありません (not installed): "
-            "cd slides && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci",
-            pytrace=False,
-        )
+    """Skip (fail in CI) when ``npm ci`` has not been run in slides/."""
+    if _installed():
+        return
+    message = (
+        "slides/node_modules がないのでスライドのテストを省略します "
+        "(skipped) → 含めるには: cd slides && npm ci"
+    )
+    if in_ci():
+        pytest.fail(f"CI: {message}", pytrace=False)
+    pytest.skip(message)
 
 
 def _jobs() -> slidedeck.DeckJobs:

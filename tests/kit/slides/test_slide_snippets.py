@@ -11,6 +11,7 @@ that no slide shows or no test runs.
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import shutil
@@ -114,59 +115,89 @@ def test_regions_are_well_formed() -> None:
         slidedeck.regions(path)  # raises on an unclosed or stray marker
 
 
-def test_deck_covers_the_lecture_in_order() -> None:
-    text = slidedeck.DECK.read_text(encoding="utf-8")
+LECTURE_SLIDES = [
+    "講義のアジェンダ",
+    "2024 → today",
+    "FastAPI でのデータベース操作",
+    "SQLAlchemy の概要",
+    "SQLAlchemy の基本的な使用方法",
+    "SQLAlchemy の高度な機能",
+    "リレーションシップの定義",
+    "継承の利用",
+    "ORM の基本概念",
+    "ORM の利点と課題",
+    "データベース操作 ORM 使用 - サンプル",
+    "データベース操作 ORM 未使用 - サンプル",
+    "FastAPI におけるデータベース接続",
+    "マイグレーションのベストプラクティス",
+    "分割してマイグレーションを行う",
+    "本番環境への適用前のテスト",
+    "バージョン管理の活用",
+    "逆向きのマイグレーションの作成",
+    "Alembic コマンドとマイグレーションファイル",
+    "カラム追加のパターン",
+    "アンチパターンの例",
+    "アンチパターンの例 - 大規模な一括更新",
+    "アンチパターンの例 - データの不整合",
+    "アンチパターンの例 - 直接本番を変更する",
+    "アンチパターンの例 - バックアップ計画の欠如",
+    "アンチパターンの例 - 複雑なマイグレーション",
+    "本番環境への移行",
+    "まとめ",
+    "Q&A",
+]
+NOTEBOOKS = [
+    ("00_start_here", 15),
+    ("01_orm_vs_sqlite3", 45),
+    ("02_relationships", 45),
+    ("03_inheritance", 40),
+    ("04_fastapi_database", 60),
+    ("05_alembic_first_steps", 60),
+    ("06_split_migrations", 60),
+    ("07_testing_and_versioning", 60),
+    ("08_anti_patterns", 90),
+    ("09_deploy_to_production", 60),
+]
+
+
+def test_deck_keeps_every_lecture_slide() -> None:
     titles = [slide.title for slide in slidedeck.slides()]
-    lecture_order = [
-        "講義のアジェンダ",
-        "2024 → today",
-        "FastAPI でのデータベース操作",
-        "SQLAlchemy の概要",
-        "SQLAlchemy の基本的な使用方法",
-        "SQLAlchemy の高度な機能",
-        "リレーションシップの定義",
-        "継承の利用",
-        "ORM の基本概念",
-        "ORM の利点と課題",
-        "データベース操作 ORM 使用 - サンプル",
-        "データベース操作 ORM 未使用 - サンプル",
-        "FastAPI におけるデータベース接続",
-        "マイグレーションのベストプラクティス",
-        "分割してマイグレーションを行う",
-        "本番環境への適用前のテスト",
-        "バージョン管理の活用",
-        "逆向きのマイグレーションの作成",
-        "Alembic コマンドとマイグレーションファイル",
-        "カラム追加のパターン",
-        "アンチパターンの例",
-        "アンチパターンの例 - 大規模な一括更新",
-        "アンチパターンの例 - データの不整合",
-        "アンチパターンの例 - 直接本番データベースを変更する",
-        "アンチパターンの例 - 適切なバックアップ計画の欠如",
-        "アンチパターンの例 - 過度に複雑なマイグレーション",
-        "本番環境への移行",
-        "Q&A",
-    ]
-    positions = [titles.index(title) for title in lecture_order]
-    assert positions == sorted(positions)
-    notebooks = [
-        "00_start_here",
-        "01_orm_vs_sqlite3",
-        "02_relationships",
-        "03_inheritance",
-        "04_fastapi_database",
-        "05_alembic_first_steps",
-        "06_split_migrations",
-        "07_testing_and_versioning",
-        "08_anti_patterns",
-        "09_deploy_to_production",
-    ]
-    for name in notebooks:
-        assert f"`{name}`" in text, name
+    missing = [title for title in LECTURE_SLIDES if title not in titles]
+    assert not missing, f"講義のスライドがない: {missing}"
+    text = slidedeck.DECK.read_text(encoding="utf-8")
     mermaid = re.findall(r"```mermaid[^\n]*\n(\w+)", text)
     assert mermaid.count("erDiagram") == 1
     assert mermaid.count("flowchart") >= 3
     assert "merge heads" in text  # the revision graph with a merge
+
+
+def test_deck_follows_the_notebooks_in_order() -> None:
+    """Each notebook slide names its file and time, in the kit's order."""
+    deck = slidedeck.slides()
+    cards = [s for s in deck if "notebook-slide" in s.frontmatter]
+    assert [c.title.split(":")[0] for c in cards] == [
+        f"ノートブック {stem[:2]}" for stem, _ in NOTEBOOKS
+    ]
+    for card, (stem, minutes) in zip(cards, NOTEBOOKS, strict=True):
+        assert f"`notebooks/{stem}.ipynb`" in card.text, stem
+        assert f"所要時間 約 {minutes} 分" in card.text, stem
+        notebook = slidedeck.ROOT / "notebooks" / f"{stem}.ipynb"
+        heading = "".join(
+            json.loads(notebook.read_text(encoding="utf-8"))["cells"][0][
+                "source"
+            ]
+        )
+        assert f"約 {minutes} 分" in heading, (stem, heading[:80])
+        things = [line for line in card.lines if line.startswith("- ")]
+        assert len(things) >= 3, f"{stem}: 授業ですることが書いていない"
+    # Alembic's first steps come before the split migrations
+    numbers = {c.title.split(":")[0]: c.number for c in cards}
+    assert numbers["ノートブック 05"] < numbers["ノートブック 06"]
+    alembic = next(s for s in deck if s.title.startswith("Alembic コマンド"))
+    split = next(
+        s for s in deck if s.title == "分割してマイグレーションを行う"
+    )
+    assert alembic.number < split.number
 
 
 def test_headmatter_works_offline() -> None:
@@ -181,15 +212,19 @@ def test_headmatter_works_offline() -> None:
     assert "--base ./" in package
 
 
-def test_speaker_notes_are_japanese() -> None:
-    notes = re.findall(
-        r"<!--(.*?)-->",
-        slidedeck.DECK.read_text(encoding="utf-8"),
-        flags=re.S,
-    )
-    assert len(notes) >= 30
-    for note in notes:
-        assert re.search(r"[\u3040-\u30ff]", note), note[:60]
+def test_every_slide_has_speaker_notes_in_japanese() -> None:
+    short = []
+    for slide in slidedeck.slides():
+        note = slidedeck.notes(slide)
+        if not re.search(r"[\u3040-\u30ff]", note) or len(note) < 60:
+            short.append(f"スライド {slide.number}「{slide.title}」")
+    assert not short, "ノートがない、または短すぎる:\n" + "\n".join(short)
+    long_notes = [
+        slide
+        for slide in slidedeck.slides()
+        if len(slidedeck.notes(slide)) >= 150
+    ]
+    assert len(long_notes) >= len(slidedeck.slides()) * 0.6  # paragraphs
 
 
 # -- the snippets run -------------------------------------------------------

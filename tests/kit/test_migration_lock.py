@@ -1,0 +1,211 @@
+"""``migrations/env.py`` lets one runner migrate at a time.
+
+Two and four ``alembic upgrade head`` processes start together on one
+populated database whose next revision begins with DML (on MariaDB the
+DDL after it commits implicitly): the chain is applied once, every run
+exits 0 (the late ones find nothing to do) or says one clear line, and
+nothing prints a traceback. Also: a runner that cannot get the lock in
+its wait bound says so in one line; what env.py accepts as a connection.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.util import CommandError
+
+from dblab import migrate, revisions, seed, settings
+from dblab import sandbox as sandboxes
+from dblab.sandbox import Sandbox
+
+BUMP = "0c0c0c000001"
+NOTE = "0c0c0c000002"
+
+
+def revision_file(box: Sandbox, revision: str, down: str, body: str) -> None:
+    source = (
+        f'"""lock test {revision}"""\n\n'
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {revision!r}\ndown_revision = {down!r}\n"
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), "    ")
+        + "\n\n\ndef downgrade():\n    pass\n"
+    )
+    path = box.migrations / "versions" / f"2024_07_01_0000-{revision}_x.py"
+    path.write_text(source, encoding="utf-8")
+
+
+def ini_file(box: Sandbox) -> Path:
+    """The repository's alembic.ini pointed at the sandbox's migrations."""
+    text = (settings.ROOT / "alembic.ini").read_text(encoding="utf-8")
+    text = text.replace("%(here)s/migrations", str(box.migrations))
+    path = box.folder / "alembic.ini"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def populated(server) -> Iterator[Sandbox]:
+    """The app at head with users (age 0), then a DML + DDL revision."""
+    with sandboxes.create("lock", server=server, migrations=True) as box:
+        migrate.upgrade(box, "head")
+        seed.users(box.engine, 2000, progress=False)
+        with box.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE users SET age = 0"))
+        revision_file(
+            box,
+            BUMP,
+            revisions.HEAD,
+            """
+            op.execute("UPDATE users SET age = age + 1")
+            op.add_column("users", sa.Column("note", sa.String(20)))
+            """,
+        )
+        revision_file(
+            box,
+            NOTE,
+            BUMP,
+            'op.create_index("ix_users_note", "users", ["note"])',
+        )
+        box.engine.dispose()
+        yield box
+
+
+def start_runners(box: Sandbox, count: int, **env: str):
+    environ = {
+        **os.environ,
+        "DATABASE_URL": box.url.render_as_string(hide_password=False),
+        **env,
+    }
+    environ.pop("DBLAB_TARGET", None)
+    argv = [sys.executable, "-m", "alembic", "-c", str(ini_file(box))]
+    return [
+        subprocess.Popen(  # noqa: S603 (our own interpreter)
+            [*argv, "upgrade", "head"],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+
+
+def finished(runners) -> list[tuple[int, str]]:
+    done = []
+    for runner in runners:
+        _, err = runner.communicate(timeout=60)
+        done.append((runner.returncode, err))
+    return done
+
+
+@pytest.mark.parametrize(
+    "count", [2, pytest.param(4, marks=pytest.mark.stress)]
+)
+def test_concurrent_upgrades_apply_the_chain_once(populated, count) -> None:
+    results = finished(start_runners(populated, count))
+    for code, err in results:
+        assert "Traceback" not in err, err
+        if code != 0:
+            failures = [line for line in err.splitlines() if "FAILED" in line]
+            assert len(failures) == 1, err
+    assert any(code == 0 for code, _ in results), results
+    assert migrate.current(populated) == (NOTE,)
+    with populated.engine.connect() as connection:
+        ages = connection.execute(
+            sa.text("SELECT DISTINCT age FROM users")
+        ).scalars()
+        assert sorted(ages) == [1]  # the DML ran exactly once
+
+
+@pytest.mark.stress
+def test_a_held_lock_is_one_line_after_the_wait(populated, tmp_path) -> None:
+    """A runner that cannot get the lock within its bound says so."""
+    holder = start_runners(
+        populated, 1, DBLAB_TEST_SLOW_REVISION=str(tmp_path / "started")
+    )
+    revision_file(
+        populated,
+        "0c0c0c000003",
+        NOTE,
+        """
+        import os, pathlib, time
+        marker = os.environ.get("DBLAB_TEST_SLOW_REVISION")
+        if marker:
+            pathlib.Path(marker).touch()
+            time.sleep(4)
+        """,
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline, "the holder never started"
+        assert holder[0].poll() is None, holder[0].communicate()
+        time.sleep(0.05)
+    late = start_runners(populated, 1, MIGRATION_LOCK_WAIT="0.5")
+    ((code, err),) = finished(late)
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "another migration holds the lock" in lines[0]
+    ((code, err),) = finished(holder)
+    assert code == 0, err
+    assert migrate.current(populated) == ("0c0c0c000003",)
+
+
+class Harness:
+    """What some test harnesses hand env.py: connect() as a manager."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def connect(self):
+        return self.engine.connect()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_env_py_takes_engine_connection_or_connect(sandbox) -> None:
+    cfg = migrate.config(sandbox)
+    cfg.attributes["connection"] = Harness(sandbox.engine)
+    command.upgrade(cfg, revisions.USERS_CREATED)
+    with sandbox.engine.connect() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revisions.AGE_ADDED)
+        connection.commit()
+    cfg.attributes["connection"] = sandbox.engine
+    command.upgrade(cfg, "head")
+    assert migrate.current(sandbox) == (revisions.HEAD,)
+    for wrong in ("sqlite:///x.db", object()):
+        cfg.attributes["connection"] = wrong
+        with pytest.raises(CommandError) as caught:
+            command.downgrade(cfg, "base")
+        message = str(caught.value)
+        assert len(message.splitlines()) == 1
+        assert type(wrong).__name__ in message
+    assert migrate.current(sandbox) == (revisions.HEAD,)
+
+
+def test_revisions_still_commit_one_by_one(sandbox) -> None:
+    """Taking the lock must not wrap the whole run in one transaction."""
+    from dblab.errors import MigrationError
+
+    migrate.upgrade(sandbox, "head")
+    revision_file(
+        sandbox,
+        BUMP,
+        revisions.HEAD,
+        'op.add_column("users", sa.Column("note", sa.String(20)))',
+    )
+    revision_file(sandbox, NOTE, BUMP, 'raise RuntimeError("second fails")')
+    with pytest.raises(MigrationError, match="second fails"):
+        migrate.upgrade(sandbox, "head")
+    assert migrate.current(sandbox) == (BUMP,)  # the first one stayed
