@@ -66,9 +66,14 @@ from alembic import context
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from app import database, models
+try:
+    from app import database, models
+except ValueError as error:  # app.database's DatabaseUrlError, on import
+    raise CommandError(str(error)) from None
 
 config = context.config
 
@@ -92,6 +97,41 @@ def options(dialect_name: str) -> dict[str, object]:
         "transaction_per_migration": True,
         "compare_type": True,
     }
+
+
+def app_url() -> URL:
+    """The app's own URL (``DATABASE_URL`` / ``DB_*``), or one line."""
+    try:
+        return database.database_url()
+    except database.DatabaseUrlError as error:
+        raise CommandError(str(error)) from None
+
+
+def cannot_connect(url: URL | None, error: DBAPIError) -> CommandError:
+    """One line for a server that is down or refuses the login.
+
+    The password never appears: the URL is shown masked and the driver's
+    own first line has it replaced.
+    """
+    reason = str(error.orig or error).strip().splitlines()[0]
+    shown = "?"
+    if url is not None:
+        shown = url.render_as_string(hide_password=True)
+        if url.password:
+            reason = reason.replace(str(url.password), "***")
+    return CommandError(
+        f"データベースに接続できません (cannot connect to {shown}: "
+        f"{reason})。サーバーが動いているか、URL のホスト・ポート・"
+        "ユーザー・パスワードを確かめてください。"
+    )
+
+
+def stamping() -> bool:
+    """Is this run ``stamp`` (which must be able to fix the record)?"""
+    if config.attributes.get("stamping"):
+        return True
+    command = getattr(config.cmd_opts, "cmd", None)
+    return bool(command) and getattr(command[0], "__name__", "") == "stamp"
 
 
 def target_url():
@@ -214,9 +254,7 @@ def ddl_timeouts(connection: Connection, owned: bool) -> Iterator[None]:
 
 def run_migrations_offline() -> None:
     """Write the SQL to stdout instead of running it (``--sql``)."""
-    url = (
-        config.attributes.get("url") or target_url() or database.database_url()
-    )
+    url = config.attributes.get("url") or target_url() or app_url()
     context.configure(
         url=url,
         literal_binds=True,
@@ -232,16 +270,29 @@ def run_migrations_offline() -> None:
 
 
 def check_known_revisions() -> None:
-    """Stop with a clear message if the database is at an unknown revision."""
+    """Stop with one line if a revision file cannot be read, or if the
+    database is at a revision this code does not have (``stamp`` is let
+    through: it is how the record is fixed)."""
     script = ScriptDirectory.from_config(config)
+    try:
+        known = {rev.revision for rev in script.walk_revisions()}
+    except SyntaxError as error:
+        where = Path(error.filename or "?").name
+        raise CommandError(
+            f"revision ファイルを読めません (cannot read a revision: "
+            f"{where}:{error.lineno}: {error.msg})。そのファイルを直して"
+            "ください。"
+        ) from None
+    if stamping():
+        return
     for current in context.get_context().get_current_heads():
-        if current not in {rev.revision for rev in script.walk_revisions()}:
+        if current not in known:
             raise CommandError(
                 f"データベースは revision '{current}' を記録していますが、"
                 "このコードの versions/ にその revision はありません "
                 "(unknown revision in the database)。その revision を含む"
                 "ブランチを取り込むか、内容を確かめたうえで "
-                "`alembic stamp <revision>` で記録を直してください。"
+                "`alembic stamp --purge <revision>` で記録を直してください。"
             )
 
 
@@ -439,7 +490,12 @@ def connection_from(connectable: object) -> Iterator[Connection]:
         yield connectable
         return
     connect = getattr(connectable, "connect", None)
-    made = connect() if callable(connect) else None
+    try:
+        made = connect() if callable(connect) else None
+    except DBAPIError as error:  # the server is down or refuses the login
+        raise cannot_connect(
+            getattr(connectable, "url", None), error
+        ) from None
     if not (hasattr(made, "__enter__") and hasattr(made, "__exit__")):
         raise CommandError(
             'config.attributes["connection"] には Engine か Connection を'
@@ -462,7 +518,7 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
         connectable = database.make_engine(
-            target_url() or database.database_url(), poolclass=NullPool
+            target_url() or app_url(), poolclass=NullPool
         )
     with connection_from(connectable) as connection:
         run_on(connection)

@@ -78,6 +78,13 @@ def module_server(request: pytest.FixtureRequest) -> URL:
     return server_url(request.param)
 
 
+@pytest.fixture(scope="module", params=BACKENDS[1:])
+def module_account_server(request: pytest.FixtureRequest) -> URL:
+    """Like ``module_server``, for the servers only: what needs accounts
+    (SQLite has none, so it is not a case rather than a skip)."""
+    return server_url(request.param)
+
+
 @pytest.fixture
 def sandbox(
     server: URL, request: pytest.FixtureRequest

@@ -22,6 +22,10 @@ COMMANDS = {
     ),
     "bench": ("dblab.bench", "性能を測る (inserts, backfill, migrations)"),
     "lint": ("dblab.lint", "revision ファイルのアンチパターンを調べる"),
+    "progress": (
+        "dblab.progress",
+        "演習の進捗 (完了・挑戦中・未着手) を表示する",
+    ),
     "reset": ("dblab.reset", "残ったサンドボックスを削除する (--dry-run)"),
     "run-notebooks": (
         "dblab.notebooks",

@@ -43,6 +43,7 @@ def kernel_env(database_url: str | None = None) -> dict[str, str]:
     """The environment a notebook kernel runs in."""
     env = dict(os.environ)
     env["DBLAB_SCALE"] = "test"
+    env["DBLAB_PROGRESS"] = "off"  # re-running is not the learner
     env.pop("DBLAB_DATABASE_URL", None)
     if database_url:
         env["DBLAB_DATABASE_URL"] = database_url

@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from dblab import servers, settings
+from dblab import progress, servers, settings
 from dblab.errors import DblabError
 
 # Throw-away names only: sandboxes (dblab_<login>_<purpose>_<8 hex>, or
@@ -145,6 +145,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "DBLAB_DATABASE_URL・DBLAB_POSTGRES_URL・DBLAB_MYSQL_URL)",
     )
     parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="演習の進捗の記録 (作業フォルダの progress.json) も消す "
+        "(省略時は残す)",
+    )
+    parser.add_argument(
         "--purpose",
         help="目的 (dblab_<login>_<purpose>_...) が purpose の"
         "サンドボックスだけを対象にする",
@@ -198,6 +204,20 @@ def _reset_server(server: URL, args: argparse.Namespace) -> tuple[int, int]:
     return count, problems
 
 
+def _reset_progress(dry_run: bool) -> int:
+    """Forget the exercise progress (only with ``--progress``)."""
+    file = progress.path()
+    if not file.exists():
+        print(f"[OK ] 進捗 ({file}): 記録はありません")
+        return 0
+    if dry_run:
+        print(f"[-- ] 進捗 ({file}): 演習の記録を削除します (dry run)")
+        return 1
+    progress.forget()
+    print(f"[OK ] 進捗 ({file}): 演習の記録を削除しました")
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     verb = "削除します (dry run)" if args.dry_run else "削除しました"
     problems = 0
@@ -222,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
         mark = "--" if args.dry_run else "OK"
         print(f"[{mark} ] {where}: {folder.name} を{verb}")
         count += 1
+    if getattr(args, "progress", False):
+        count += _reset_progress(args.dry_run)
     action = "削除の対象" if args.dry_run else "削除したもの"
     print(f"\n{action}: {count} 件、問題: {problems} 件")
     return 1 if problems else 0

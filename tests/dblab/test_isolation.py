@@ -92,11 +92,9 @@ class Room:
 
 
 @pytest.fixture(scope="module")
-def room(module_server: URL) -> Iterator[Room]:
+def room(module_account_server: URL) -> Iterator[Room]:
     """Two learners; learner 1 has an open sandbox and a dev target."""
-    server = module_server
-    if server.get_backend_name() not in SERVERS:
-        pytest.skip("SQLite has no accounts: nothing to share")
+    server = module_account_server
     first, second = make_learner(server), make_learner(server)
     box = None
     try:
@@ -229,6 +227,7 @@ def _one_learner(url_text: str) -> list[str]:
 
 
 @pytest.mark.stress
+@pytest.mark.server
 @pytest.mark.parametrize("backend", SERVERS)
 def test_eight_learners_at_once(server: URL) -> None:
     """Eight learners from the recipe, two sandboxes each, all at once."""

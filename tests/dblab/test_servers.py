@@ -96,9 +96,9 @@ def test_drop_database_with_a_lingering_connection(server: URL) -> None:
         engine.dispose()
 
 
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
 def test_admin_accounts_are_recognised(server: URL) -> None:
-    if server.get_backend_name() == "sqlite":
-        pytest.skip("SQLite has no accounts")
     assert servers.is_admin(server)  # the test servers' root / postgres
 
 

@@ -21,6 +21,7 @@ LAYERS = {
     "dblab.expecting": 0,
     "dblab.settings": 1,
     "dblab.servers": 2,
+    "dblab.progress": 2,  # notebooks and checks imported lazily
     "dblab.sandbox": 3,
     "dblab.targets": 5,  # prepares targets with migrate
     "dblab.revisions": 3,

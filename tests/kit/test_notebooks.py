@@ -57,6 +57,50 @@ def test_course_notebook_keeps_the_frame(path: Path) -> None:
     assert solution.exists(), f"解答がありません: {solution.name}"
 
 
+HINTED = [p for p in COURSE if p.name[:2] in {"00", "01", "02", "03", "04"}]
+"""Notebooks whose exercises have progressive hints (05-09 join later)."""
+
+SUMMARY = re.compile(r"<details><summary>ヒント (\d+)</summary>")
+
+
+def exercise_section(path: Path) -> list[nbformat.NotebookNode]:
+    cells = read(path).cells
+    start = next(
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.startswith("## 演習")
+    )
+    return cells[start:]
+
+
+@pytest.mark.parametrize("path", HINTED, ids=ids(HINTED))
+def test_every_exercise_has_progressive_hints(path: Path) -> None:
+    """Each exercise: >= 2 collapsed hints, numbered, then the solutions."""
+    cells = exercise_section(path)
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    numbers = sorted({int(n) for n in re.findall(r"\*\*演習 (\d+)", text)})
+    assert numbers == list(range(1, len(numbers) + 1)) and numbers, numbers
+    pointer = f"solutions/{path.stem}_solutions.ipynb"
+    first_hint = None
+    for number in numbers:
+        found = [
+            i
+            for i, c in enumerate(cells)
+            if c.cell_type == "markdown"
+            and c.source.startswith(f"**演習 {number} のヒント**")
+        ]
+        assert len(found) == 1, f"演習 {number} のヒントのセル: {found}"
+        first_hint = found[0] if first_hint is None else first_hint
+        source = cells[found[0]].source
+        hints = [int(k) for k in SUMMARY.findall(source)]
+        assert len(hints) >= 2 and hints == list(range(1, len(hints) + 1))
+        assert source.count("<details>") == source.count("</details>")
+        assert pointer in source, f"演習 {number}: {pointer} がありません"
+        assert source.rindex("</details>") < source.index(pointer)
+    before = [c.source for c in cells[:first_hint] if pointer in c.source]
+    assert not before, "ヒントより前に解答例の案内があります"
+
+
 @pytest.mark.parametrize(
     "path", notebooks.all_notebooks(), ids=ids(notebooks.all_notebooks())
 )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec
 
 from sqlalchemy.engine import URL
 
+from dblab import progress
 from dblab.expecting import ExpectedError, expect_error
 
 if TYPE_CHECKING:
@@ -77,13 +78,15 @@ def failed(message: str, section: str, *details: str) -> Result:
     return Result(False, message, section, details)
 
 
+NOT_DONE = (
+    "まだ解答がありません (not answered yet)。"
+    "セルの ... を書き換えてから、もう一度実行してください。"
+)
+
+
 def not_done(section: str) -> Result:
     """The stub has not been filled in yet."""
-    return failed(
-        "まだ解答がありません (not answered yet)。"
-        "セルの ... を書き換えてから、もう一度実行してください。",
-        section,
-    )
+    return failed(NOT_DONE, section)
 
 
 def checker(
@@ -94,7 +97,8 @@ def checker(
     ``...`` (the stub's placeholder) or ``None`` as the first argument gives
     :func:`not_done`; an exception inside the check becomes a failed
     result naming the error, so a learner never sees a traceback from the
-    checker itself.
+    checker itself. Every answered call is noted by :mod:`dblab.progress`
+    (done or tried); a stub left as it is counts as not started.
     """
 
     def decorate(check: Callable[P, Result]) -> Callable[P, Result]:
@@ -104,14 +108,17 @@ def checker(
             if any(value is ... or value is None for value in values[:1]):
                 return not_done(section)
             try:
-                return check(*args, **kwargs)
+                result = check(*args, **kwargs)
             except Exception as error:  # the learner's object misbehaved
                 first = str(error).strip().splitlines()
-                return failed(
+                result = failed(
                     "確認中にエラーになりました (the check raised): "
                     f"{type(error).__name__}: {first[0] if first else ''}",
                     section,
                 )
+            if result.message != NOT_DONE:
+                progress.record(section, check.__name__, result.ok)
+            return result
 
         run.section = section  # type: ignore[attr-defined]
         return run

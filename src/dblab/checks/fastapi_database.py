@@ -41,6 +41,9 @@ URL_PARTS = {
 }
 """Exercise 1: the parts the learner's URL must carry."""
 
+PROBE_DOMAIN = "@probe.invalid"
+"""The probe routes' half-done users: their e-mail ends with this."""
+
 COUNT_PATH = "/users/{user_id}/addresses/count"
 PEOPLE = {
     "Ann": ["ann@home.example", "ann@work.example"],
@@ -119,6 +122,17 @@ def url_parts(url: URL | str) -> Result:
     )
 
 
+def _probe_rows(engine: Engine, *, remove: bool = False) -> int:
+    """How many probe users were committed (``remove``: delete them)."""
+    probes = User.__table__.c.email.like(f"%{PROBE_DOMAIN}")
+    with engine.begin() as connection:
+        if remove:
+            connection.execute(sa.delete(User.__table__).where(probes))
+            return 0
+        query = sa.select(sa.func.count()).select_from(User).where(probes)
+        return connection.execute(query).scalar_one()
+
+
 def _probe_app(get_db: Callable[..., Any], opened: list[Session]) -> FastAPI:
     app = FastAPI()
     db_dependency = Depends(get_db)
@@ -132,14 +146,20 @@ def _probe_app(get_db: Callable[..., Any], opened: list[Session]) -> FastAPI:
     def ok(db: Session = db_dependency) -> dict[str, int]:
         return {"users": count(db)}
 
+    def half_done(db: Session, path: str) -> None:
+        """Work the failing request leaves unfinished: never committed."""
+        count(db)
+        db.add(User(name="probe", email=f"{path}{PROBE_DOMAIN}"))
+        db.flush()
+
     @app.get("/missing")
     def missing(db: Session = db_dependency) -> None:
-        count(db)
+        half_done(db, "missing")
         raise HTTPException(404, detail="not found")
 
     @app.get("/crash")
     def crash(db: Session = db_dependency) -> None:
-        count(db)
+        half_done(db, "crash")
         raise RuntimeError("the route crashed")
 
     return app
@@ -193,10 +213,21 @@ def closes_sessions(get_db: Callable[..., Any], engine: Engine) -> Result:
                         "with SessionLocal() as db: yield db にしてください。",
                         SECTION_SESSION,
                     )
+                if status != 200 and _probe_rows(engine):
+                    return failed(
+                        f"失敗したリクエスト (GET {path} → {status}) の"
+                        "途中までの変更が commit されました。finally で "
+                        "commit すると、例外で終わったリクエストの書きかけも"
+                        "保存されます。finally では close だけにし、commit は"
+                        "ルートの中 (または yield の後、例外がないとき) で"
+                        "行ってください。",
+                        SECTION_SESSION,
+                    )
     finally:
         for session in opened:
             if isinstance(session, Session):
                 session.close()
+        _probe_rows(engine, remove=True)
     return passed(
         "成功・404・500 のどのリクエストの後も、セッションは閉じられ、"
         "接続はプールに戻っていました (checkedout() == 0)。"

@@ -11,6 +11,7 @@ polymorphic query, and the choice between single and joined tables.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from sqlalchemy.orm import (
 )
 
 from app import models
-from dblab import sandbox
+from dblab import sandbox, sqllog
 from dblab.checks import Result, checker, failed, not_done, passed
 
 NOTEBOOK = "03_inheritance"
@@ -32,15 +33,16 @@ SECTION_JOINED = f"{NOTEBOOK}「結合テーブル継承を正しく書く」"
 SECTION_QUERY = f"{NOTEBOOK}「ポリモーフィックなクエリと SQL」"
 SECTION_CHOICE = f"{NOTEBOOK}「どちらを選ぶか」"
 
-CUTOFF = datetime.date(2020, 4, 1)
-"""The query exercise asks for employees hired after this day."""
+DEPARTMENT_LENGTH = 50
+"""The length exercise 1 names for ``managers.department``."""
 
 PEOPLE = (
     # name, email, hire date (None: a plain user)
     ("佐藤 蓮", "ren.sato@example.com", datetime.date(2018, 4, 1)),
     ("鈴木 凛", "rin.suzuki@example.com", None),
     ("高橋 湊", "minato.takahashi@example.com", datetime.date(2023, 10, 1)),
-    ("田中 葵", "aoi.tanaka@example.com", CUTOFF),
+    ("田中 葵", "aoi.tanaka@example.com", datetime.date(2020, 4, 1)),
+    ("小林 陽菜", "hina.kobayashi@example.com", None),
     ("伊藤 樹", "itsuki.ito@example.com", None),
     ("渡辺 芽依", "mei.watanabe@example.com", datetime.date(2021, 7, 1)),
     ("山本 誠", "makoto.yamamoto@example.com", datetime.date(2019, 1, 15)),
@@ -125,16 +127,27 @@ SPELLINGS = {
 }
 
 
-def _expected_hires(engine: Engine) -> list[int]:
-    employees = sa.table("employees", sa.column("id"), sa.column("hire_date"))
-    with engine.connect() as connection:
-        return list(
-            connection.scalars(
-                sa.select(employees.c.id)
-                .where(employees.c.hire_date > CUTOFF)
-                .order_by(employees.c.hire_date, employees.c.id)
-            )
+def _department_problem(column_type: sa.types.TypeEngine) -> str:
+    """Why ``managers.department`` is not the asked ``String(50)``."""
+    if not isinstance(column_type, sa.String) or isinstance(
+        column_type, sa.Text
+    ):
+        return (
+            f"department の型が {column_type!r} です。部署名は文字列 "
+            "String(50) にしてください。"
         )
+    if column_type.length is None:
+        return (
+            "department が長さのない String です。SQLite と PostgreSQL は"
+            "受け付けますが、MariaDB では VARCHAR に長さが要るので "
+            "CREATE TABLE が失敗します。String(50) と長さを書いてください。"
+        )
+    if column_type.length != DEPARTMENT_LENGTH:
+        return (
+            f"department の長さが {column_type.length} です。課題のとおり "
+            f"String({DEPARTMENT_LENGTH}) にしてください。"
+        )
+    return ""
 
 
 @checker(SECTION_JOINED)
@@ -195,6 +208,9 @@ def manager_class(manager: type) -> Result:
             "managers テーブルに department (部署名) の列がありません。",
             section,
         )
+    problem = _department_problem(table.c.department.type)
+    if problem:
+        return failed(problem, section)
     identity = mapper.polymorphic_identity
     if identity is None:
         return failed(
@@ -255,56 +271,89 @@ def _round_trip(manager: type, employee: type) -> Result:
 
 
 @checker(SECTION_QUERY)
-def hired_after(employees: object, engine: Engine) -> Result:
-    """Exercise 2: employees hired after CUTOFF, by hire date then id."""
+def plain_users(
+    function: Callable[[Session], Iterable[object]], engine: Engine
+) -> Result:
+    """Exercise 2: the users who are not employees, by e-mail, 1 SELECT."""
     section = SECTION_QUERY
-    if isinstance(employees, sa.Select):
-        return failed(
-            "文 (select) そのものではなく、実行した結果を渡してください "
-            "(session.scalars(stmt).all())。",
-            section,
-        )
-    items = list(employees)  # type: ignore[call-overload]
-    rows = [i for i in items if isinstance(i, sa.Row | tuple)]
-    if rows:
+    with Session(engine) as session, sqllog.capture(engine) as log:
+        returned = function(session)
+        if returned is None or returned is ...:
+            return not_done(section)
+        if isinstance(returned, sa.Select):
+            return failed(
+                "文 (select) そのものではなく、実行した結果を返してください "
+                "(session.scalars(stmt).all())。",
+                section,
+            )
+        items = list(returned)
+    if any(isinstance(i, sa.Row | tuple) for i in items):
         return failed(
             "Row (タプル) が入っています。session.execute ではなく "
-            "session.scalars で Employee オブジェクトを受け取ってください。",
+            "session.scalars で User オブジェクトを受け取ってください。",
             section,
         )
-    others = [i for i in items if not isinstance(i, models.Employee)]
-    if others:
-        names = sorted({type(i).__name__ for i in others})
+    if any(not isinstance(i, models.User) for i in items):
+        names = sorted({type(i).__name__ for i in items})
         return failed(
-            f"Employee 以外のオブジェクトが入っています ({', '.join(names)})。"
-            "select(Employee) から始めると社員だけが返ります。",
+            f"User 以外のものが入っています ({', '.join(names)})。",
             section,
         )
-    expected = _expected_hires(engine)
-    got = [i.id for i in items]
-    on_cutoff = [i.id for i in items if i.hire_date == CUTOFF]
-    if on_cutoff:
+    staff = [i.name for i in items if isinstance(i, models.Employee)]
+    if staff:
         return failed(
-            f"{CUTOFF} ちょうどに入社した社員が入っています。"
-            "「より後」なので >= ではなく > です。",
+            f"社員が入っています ({', '.join(staff[:3])})。select(User) は"
+            "社員も (Employee として) 返します。社員でない行は識別列 "
+            'User.type == "user" で見分けられます。',
             section,
         )
-    if sorted(got) != sorted(expected):
+    return _judge_plain(items, _expected_plain(engine), log)
+
+
+def _expected_plain(engine: Engine) -> list[str]:
+    users = sa.table("users", sa.column("email"), sa.column("type"))
+    with engine.connect() as connection:
+        query = sa.select(users.c.email).where(users.c.type == "user")
+        return list(connection.scalars(query.order_by(users.c.email)))
+
+
+def _judge_plain(
+    items: list[models.User], expected: list[str], log: sqllog.SQLLog
+) -> Result:
+    section = SECTION_QUERY
+    got = [i.email for i in items]
+    if sorted(got) != expected:
         return failed(
-            f"社員の顔ぶれが違います: {len(got)} 人 "
-            f"(期待は {len(expected)} 人)。"
-            f"hire_date > {CUTOFF!r} で絞り込んでください。",
+            f"顔ぶれが違います: {len(got)} 人 (社員でない利用者は "
+            f"{len(expected)} 人)。",
             section,
         )
     if got != expected:
         return failed(
-            "顔ぶれは正しいのですが、並び順が違います。"
-            "入社日の早い順 (同じ日なら id 順) に並べてください。",
+            "顔ぶれは正しいのですが、並び順が違います。email の順 "
+            "(order_by(User.email)) にしてください。",
+            section,
+        )
+    selects = [s for s in log.statements if s.kind == "SELECT"]
+    sql = selects[0].sql.upper() if len(selects) == 1 else ""
+    if " WHERE " not in sql:
+        return failed(
+            f"SELECT が {len(selects)} 文で、WHERE のある 1 文になって"
+            "いません。全員を読み込んで isinstance などで Python 側で"
+            "選ぶのではなく、.where(...) でデータベースに絞り込ませて"
+            "ください。",
+            section,
+        )
+    if " ORDER BY " not in sql:
+        return failed(
+            "送られた SELECT に ORDER BY がありません。sorted() ではなく "
+            ".order_by(User.email) でデータベースに並べさせてください。",
             section,
         )
     return passed(
-        f"{CUTOFF} より後に入社した社員 {len(got)} 人、入社日順です。",
-        *(f"{i.name} ({i.hire_date})" for i in items),
+        f"社員でない利用者 {len(got)} 人を、SELECT 1 文で email 順に"
+        "読み込みました。",
+        *(f"{i.name} <{i.email}>" for i in items),
     )
 
 

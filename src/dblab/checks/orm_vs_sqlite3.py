@@ -1,5 +1,5 @@
 """Checkers for notebook 01 (ORM vs sqlite3): select(), bound parameters,
-one bulk INSERT.
+one bulk UPDATE.
 
 Each checker takes the learner's *function*, runs it against a freshly
 prepared SQLite sandbox (:func:`prepare`) and judges what it did: the
@@ -40,6 +40,11 @@ ATTACKS = ("x' OR '1'='1", "nobody' OR name LIKE '%", "%")
 """Crafted names: the first two delete rows when pasted into the SQL
 text, the last one when compared with LIKE instead of ``=``."""
 
+NEW_EMAIL = "new.address@example.net"
+SOLUTION_SHAPE = "UPDATE users SET email = ? WHERE name = ?"
+EMAIL_ATTACK = "pwned@example.net' --"
+"""Pasted into ``SET email = '...'``, the ``--`` comments out the WHERE."""
+
 BULK_SIZE = 200
 
 _users = sa.table(
@@ -65,18 +70,11 @@ def prepare() -> sandbox.Sandbox:
 
 
 def bulk_rows(size: int = BULK_SIZE) -> list[dict[str, str]]:
-    """The rows the bulk-insert exercise hands to the learner's function."""
+    """The extra users of the bulk-update exercise."""
     return [
         {"name": f"bulk{n:03d}", "email": f"bulk{n:03d}@example.com"}
         for n in range(size)
     ]
-
-
-def _names(box: sandbox.Sandbox) -> list[str]:
-    with box.engine.connect() as connection:
-        return list(
-            connection.scalars(sa.select(_users.c.name).order_by(_users.c.id))
-        )
 
 
 @checker(SECTION_SELECT)
@@ -154,137 +152,297 @@ def _judge_names(
             "絞り込ませてください。",
             section,
         )
+    if " ORDER BY " not in selects[0].sql.upper():
+        return failed(
+            "送られた SELECT に ORDER BY がありません。sorted() で Python "
+            "側で並べ替えるのではなく、.order_by(User.name) でデータベースに"
+            "並べ替えさせてください。",
+            section,
+        )
     return None
 
 
 @checker(SECTION_INJECTION)
-def delete_user(
-    function: Callable[[sqlite3.Connection, str], object],
+def change_email(
+    function: Callable[[sqlite3.Connection, str, str], object],
 ) -> Result:
-    """Exercise 2: a delete that binds the name as a parameter.
+    """Exercise 2: an UPDATE that binds both the e-mail and the name.
 
-    The function is called with crafted names (no row may change), then
-    with ``Grace`` and ``O'Brien`` (exactly that row must go).
+    Crafted names must change no row; a crafted e-mail must be stored as
+    it is, on that one row; ``O'Brien`` must be found. The UPDATE must
+    reach SQLite with both values as parameters.
     """
     box = prepare()
     try:
         with closing(sqlite3.connect(box.url.database)) as connection:
-            return _judge_delete(function, connection)
+            return _judge_update(function, RecordingConnection(connection))
     finally:
         box.close()
 
 
-def _rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
-    return connection.execute(
-        "SELECT id, name, email FROM users ORDER BY id"
-    ).fetchall()
+class RecordingConnection:
+    """A ``sqlite3`` connection (or cursor) that notes every statement.
+
+    The learner's function gets this instead of the bare connection, so
+    the checker sees the SQL text and the parameters as they were sent
+    (``set_trace_callback`` would show them already expanded).
+    """
+
+    def __init__(
+        self,
+        target: sqlite3.Connection | sqlite3.Cursor,
+        sent: list[tuple[str, object]] | None = None,
+    ) -> None:
+        self._target = target
+        self.sent: list[tuple[str, object]] = [] if sent is None else sent
+
+    def execute(self, sql: str, parameters: object = ()) -> object:
+        self.sent.append((str(sql), parameters))
+        return self._wrap(self._target.execute(sql, parameters))
+
+    def executemany(self, sql: str, rows: object) -> object:
+        rows = list(rows)  # type: ignore[call-overload]
+        self.sent.append((str(sql), rows))
+        return self._wrap(self._target.executemany(sql, rows))
+
+    def executescript(self, script: str) -> object:
+        self.sent.append((str(script), ()))
+        return self._wrap(self._target.executescript(script))
+
+    def cursor(self) -> RecordingConnection:
+        return RecordingConnection(self._target.cursor(), self.sent)
+
+    def _wrap(self, cursor: sqlite3.Cursor) -> object:
+        if isinstance(self._target, sqlite3.Cursor):
+            return self
+        return cursor
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target, name)
 
 
-def _judge_delete(
-    function: Callable[[sqlite3.Connection, str], object],
-    connection: sqlite3.Connection,
+def _embedded(
+    sent: list[tuple[str, object]], values: tuple[str, ...]
+) -> Result | None:
+    """A failure when the UPDATE carried one of ``values`` in its text."""
+    section = SECTION_INJECTION
+    updates = [(sql, p) for sql, p in sent if "UPDATE" in sql.upper()]
+    for value in values:
+        escaped = value.replace("'", "''")
+        pasted = [sql for sql, _ in updates if escaped in sql]
+        if pasted and escaped != value:
+            return failed(
+                "引用符を '' に置き換えて (エスケープして) から f-string で"
+                "SQL に埋め込んでいます。行は守れても、値はまだ SQL の文字列"
+                "の一部です (エスケープ漏れ・文字コードの抜け道が残ります)。"
+                'execute("... SET email = ? WHERE name = ?", (email, name)) '
+                "で値を SQL と別に渡してください。",
+                section,
+                f"送られた文: {pasted[0]}",
+            )
+        stripped = value.replace("'", "")
+        pasted += [sql for sql, _ in updates if stripped in sql]
+        if pasted:
+            return failed(
+                "UPDATE 文に値が埋め込まれています "
+                "(バインドパラメーターなし)。"
+                'execute("... SET email = ? WHERE name = ?", (email, name)) '
+                "の形にしてください。",
+                section,
+                f"送られた文: {pasted[0]}",
+            )
+    if updates and not all(p for _, p in updates):
+        return failed(
+            "UPDATE 文がバインドパラメーターなしで送られました。"
+            "email と name の両方を ? で渡してください。",
+            section,
+            f"送られた文: {updates[0][0]}",
+        )
+    return None
+
+
+def _rows(
+    connection: sqlite3.Connection | RecordingConnection,
+) -> dict[str, str]:
+    rows = connection.execute("SELECT name, email FROM users").fetchall()
+    return dict(rows)
+
+
+def _call(
+    function: Callable[[sqlite3.Connection, str, str], object],
+    connection: RecordingConnection,
+    name: str,
+    email: str,
+) -> Result | None:
+    """Call the learner's function once; a failure if SQLite objected."""
+    connection.sent.clear()
+    try:
+        function(connection, name, email)  # type: ignore[arg-type]
+    except sqlite3.IntegrityError:
+        # users.email is unique: the UPDATE reached more than one row
+        crafted = f"細工した名前 {name!r}" if name in ATTACKS else None
+        why = (
+            "LIKE では % が「何でも」の意味になります。名前は = で比べて"
+            "ください。"
+            if name == "%" and "LIKE" in str(connection.sent).upper()
+            else "値が SQL の一部として解釈されています。? で渡してください。"
+        )
+        return failed(
+            f"{crafted or f'email {email!r}'} で、複数の行の email を同じ値に"
+            f"しようとしました (UNIQUE 制約で失敗)。{why}",
+            SECTION_INJECTION,
+        )
+    except sqlite3.Error as error:
+        return failed(
+            f"name={name!r}, email={email!r} を渡すとエラーになりました "
+            f"({type(error).__name__}: {error})。値を SQL の文字列に"
+            "埋め込まず、? のプレースホルダーで渡してください。",
+            SECTION_INJECTION,
+        )
+    return _embedded(connection.sent, (name, email))
+
+
+def _judge_update(
+    function: Callable[[sqlite3.Connection, str, str], object],
+    connection: RecordingConnection,
 ) -> Result:
     section = SECTION_INJECTION
     before = _rows(connection)
     for attack in ATTACKS:
-        try:
-            function(connection, attack)
-        except sqlite3.Error as error:
+        problem = _call(function, connection, attack, NEW_EMAIL)
+        changed = sorted(
+            n for n, e in _rows(connection).items() if e != before[n]
+        )
+        if changed:
             return failed(
-                f"名前 {attack!r} を渡すとエラーになりました "
-                f"({type(error).__name__}: {error})。値を SQL の文字列に"
-                "埋め込まず、? のプレースホルダーで渡してください。",
+                f"細工した名前 {attack!r} で {len(changed)} 行の email が"
+                f"変わりました ({', '.join(changed)})。名前が SQL の一部として"
+                "解釈されています。WHERE name = ? で渡してください。",
                 section,
             )
-        lost = len(before) - len(_rows(connection))
-        if lost and attack == "%":
+        if problem is not None:
+            return problem
+    details = [f"細工した名前 {a!r} では 1 行も変わりません" for a in ATTACKS]
+    for name, email in (("Grace", EMAIL_ATTACK), ("O'Brien", NEW_EMAIL)):
+        problem = _call(function, connection, name, email)
+        after = _rows(connection)
+        others = sorted(
+            n for n in before if n != name and after[n] != before[n]
+        )
+        if others:
             return failed(
-                f"名前 '%' で {lost} 行が削除されました。LIKE では % が"
-                "「何でも」の意味になります。名前は = で比べてください。",
+                f"{name!r} の email を {email!r} にしたら、"
+                f"{', '.join(others)} の email まで変わりました。"
+                "email も SQL の文字列に埋め込まず、? で渡してください "
+                "(' -- で WHERE が注釈にされています)。",
                 section,
             )
-        if lost:
+        if problem is not None:
+            return problem
+        if after[name] != email:
             return failed(
-                f"細工した名前 {attack!r} で {lost} 行が削除されました。"
-                "名前が SQL の一部として解釈されています。f-string ではなく "
-                'execute("... WHERE name = ?", (name,)) の形にしてください。',
+                f"{name!r} の email が {after[name]!r} です "
+                f"({email!r} のはず)。" + SOLUTION_SHAPE + " を実行して"
+                "いますか。",
                 section,
             )
-    details = [f"細工した名前 {a!r} では 1 行も消えません" for a in ATTACKS]
-    for name in ("Grace", "O'Brien"):
-        try:
-            function(connection, name)
-        except sqlite3.Error as error:
-            return failed(
-                f"名前 {name!r} を渡すとエラーになりました "
-                f"({type(error).__name__}: {error})。引用符を含む名前も"
-                "そのまま扱えるのがバインドパラメーターです。",
-                section,
-            )
-        left = [row[1] for row in _rows(connection)]
-        gone = [row[1] for row in before if row[1] not in left]
-        if name in left:
-            return failed(
-                f"{name!r} を渡しても {name} の行が削除されていません。"
-                "DELETE 文を実行しているか確かめてください。",
-                section,
-            )
-        extra = [g for g in gone if g not in ("Grace", "O'Brien")]
-        if extra:
-            return failed(
-                f"{name!r} を渡したら {', '.join(extra)} まで削除されました。"
-                "WHERE name = ? で、その名前の行だけを消してください。",
-                section,
-            )
-        details.append(f"{name!r} を渡すと {name} の行だけが消えます")
-    return passed("名前をバインドパラメーターで渡せています。", *details)
+        before = after
+        details.append(f"{name!r} の email だけが {email!r} になりました")
+    return passed(
+        "email も名前もバインドパラメーターで渡せています。", *details
+    )
 
 
 @checker(SECTION_BULK)
-def bulk_insert(
-    function: Callable[[Session, list[dict[str, str]]], object],
+def bulk_update(
+    function: Callable[[Session, list[dict[str, object]]], object],
 ) -> Result:
-    """Exercise 3: :data:`BULK_SIZE` users added with one INSERT, committed."""
+    """Exercise 3: the e-mails of :data:`BULK_SIZE` extra users changed by
+    primary key in one UPDATE, no SELECT, committed; :data:`USERS` kept."""
     section = SECTION_BULK
-    rows = bulk_rows()
     box = prepare()
     try:
+        with box.engine.begin() as connection:
+            connection.execute(sa.insert(_users), bulk_rows())
+        changes = email_changes(box)
+        before = _emails(box)
         with Session(box.engine) as session:
             with sqllog.capture(box.engine) as log:
-                function(session, [dict(row) for row in rows])
-        added = [n for n in _names(box) if n.startswith("bulk")]
+                function(session, [dict(change) for change in changes])
+        after = _emails(box)
     finally:
         box.close()
-    inserts = log.count("INSERT")
-    if not log.statements and not added:
+    if not log.statements and after == before:
         return not_done(section)
-    if inserts == 0:
+    return _judge_update_rows(changes, before, after, log)
+
+
+def email_changes(box: sandbox.Sandbox) -> list[dict[str, object]]:
+    """The bulk users' ids with their new e-mail addresses."""
+    with box.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(_users.c.id, _users.c.name).where(
+                _users.c.name.like("bulk%")
+            )
+        ).all()
+    return [{"id": r.id, "email": f"{r.name}@new.example.net"} for r in rows]
+
+
+def _emails(box: sandbox.Sandbox) -> dict[int, str]:
+    with box.engine.connect() as connection:
+        query = sa.select(_users.c.id, _users.c.email)
+        return {row.id: row.email for row in connection.execute(query)}
+
+
+def _judge_update_rows(
+    changes: list[dict[str, object]],
+    before: dict[int, str],
+    after: dict[int, str],
+    log: sqllog.SQLLog,
+) -> Result:
+    section = SECTION_BULK
+    updates, selects = log.count("UPDATE"), log.count("SELECT")
+    if updates == 0:
         return failed(
-            "INSERT が 1 文も送られていません。"
-            "session.execute(insert(User), rows) を実行してください。",
+            "UPDATE が 1 文も送られていません。"
+            "session.execute(update(User), changes) を実行してください。",
             section,
         )
-    if inserts > 1:
+    if selects:
         return failed(
-            f"{len(rows)} 人の追加に INSERT が {inserts} 文送られました。"
-            "1 人ずつ add するのではなく、rows をまとめて "
-            "session.execute(insert(User), rows) に渡すと 1 文になります。",
+            f"SELECT が {selects} 文送られました。利用者をオブジェクトとして"
+            "読み込んで (session.get など) 属性を書き換えると、その分の "
+            "SELECT と記帳が要ります。主キー入りの dict のリストを "
+            "session.execute(update(User), changes) に渡せば読み込みは"
+            "要りません。",
             section,
         )
-    if not added:
+    if updates > 1:
         return failed(
-            "INSERT は送られましたが、データベースに行がありません。"
-            "最後に session.commit() を呼んでいますか?",
+            f"{len(changes)} 人の変更に UPDATE が {updates} 文送られました。"
+            "1 人ずつ update(...).where(...) を実行するのではなく、"
+            "changes をまとめて session.execute(update(User), changes) に"
+            "渡すと executemany の 1 文になります。",
             section,
         )
-    expected = sorted(row["name"] for row in rows)
-    if sorted(added) != expected:
+    if after == before:
         return failed(
-            f"{len(rows)} 人のはずが {len(added)} 人追加されました。"
-            "受け取った rows をすべて、そのまま渡してください。",
+            "UPDATE は送られましたが、データベースの email が変わって"
+            "いません。最後に session.commit() を呼んでいますか?",
+            section,
+        )
+    wanted = {change["id"]: change["email"] for change in changes}
+    wrong = [k for k, email in wanted.items() if after.get(k) != email]
+    others = [k for k in before if k not in wanted and after[k] != before[k]]
+    if wrong or others:
+        return failed(
+            f"email が正しくない利用者が {len(wrong)} 人、変えてはいけない"
+            f"利用者で変わった人が {len(others)} 人います。受け取った changes "
+            "をそのまま渡してください (WHERE は主キー id から作られます)。",
             section,
         )
     return passed(
-        f"{len(rows)} 人を INSERT 1 文 (executemany) で追加できました。",
+        f"{len(changes)} 人の email を UPDATE 1 文 (executemany) で"
+        "変えられました。SELECT はありません。",
         log.lines(parameters=False, limit=3)[0].strip(),
     )

@@ -1,14 +1,11 @@
 """Checkers for notebook 02 (relationships): N+1, cascade, group-by.
 
-- :func:`prepare`: a sandbox with the notebook's ``users`` / ``addresses``
-  tables and a fixed set of rows (some users have no address at all).
-- :func:`eager_users`: the learner's ``load_users(session)`` returns every
-  user with the right addresses, in at most two statements.
-- :func:`orphan_cascade`: the learner's mapped parent class has a
-  one-to-many ``relationship`` with ``back_populates`` and
-  ``all, delete-orphan``, and it behaves so in a sandbox of its own.
-- :func:`address_counts`: the learner's ``addresses_per_user(session)``
-  returns ``(name, count)`` rows equal to the truth, in the asked order.
+:func:`prepare` fills the notebook's ``users`` / ``addresses`` (some users
+have none); :func:`eager_users` wants every user with addresses in <= 2
+statements; :func:`orphan_cascade` a two-way ``relationship`` with
+``all, delete-orphan`` that behaves so; :func:`address_counts` the
+``(name, count)`` of the users with <= 1 address, in one SELECT (GROUP BY
++ HAVING), fewest first.
 """
 
 from __future__ import annotations
@@ -24,15 +21,32 @@ from sqlalchemy.orm import RelationshipDirection, Session
 
 from dblab import sandbox, sqllog
 from dblab.checks import Result, checker, failed, not_done, passed
+from dblab.checks.relationships_counts import (
+    FEW_ADDRESSES,
+    MAX_STATEMENTS,
+    SECTION_GROUP,
+    SECTION_N_PLUS_ONE,
+    _count_truth,
+    address_counts,
+)
+
+__all__ = [
+    "FEW_ADDRESSES",
+    "SECTION_GROUP",
+    "SECTION_N_PLUS_ONE",
+    "_count_truth",
+    "address_counts",
+    "eager_users",
+    "orphan_cascade",
+    "prepare",
+]
 
 NOTEBOOK = "02_relationships"
 SECTION_EAGER = f"{NOTEBOOK}「N+1 を直す: selectinload と joinedload」"
 SECTION_CASCADE = f"{NOTEBOOK}「カスケード: 一緒に消えるもの」"
-SECTION_GROUP = f"{NOTEBOOK}「結合と集計」"
 
 USERS = 30
 """Users in the exercise sandbox; user ``i`` has ``i % 4`` addresses."""
-MAX_STATEMENTS = 2
 
 METADATA = sa.MetaData()
 USERS_TABLE = sa.Table(
@@ -183,6 +197,17 @@ def eager_users(
     )
 
 
+def _sample(cls: type, number: int) -> dict[str, object]:
+    """Values for the plain columns of ``cls`` (not keys): a test row."""
+    values: dict[str, object] = {}
+    for column in sa.inspect(cls).columns:
+        if column.primary_key or column.foreign_keys:
+            continue
+        text = isinstance(column.type, sa.String)
+        values[column.key] = f"check{number}" if text else number + 1
+    return values
+
+
 def _one_to_many(cls: type) -> sa.orm.RelationshipProperty | None:
     mapper = sa.inspect(cls)
     for rel in mapper.relationships:
@@ -205,36 +230,36 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
                 return connection.execute(query).scalar_one()
 
         with Session(box.engine) as session:
-            parent = cls(name="check")
+            parent = cls(**_sample(cls, 0))
             getattr(parent, rel.key).extend(
                 [
-                    child(email_address="one@example.com"),
-                    child(email_address="two@example.com"),
+                    child(**_sample(child, 1)),
+                    child(**_sample(child, 2)),
                 ]
             )
             session.add(parent)
             session.commit()
             if children() != 2:
                 return (
-                    "一覧に追加した 2 件の住所が保存されていません "
+                    "一覧に追加した 2 件の子の行が保存されていません "
                     f"(保存されたのは {children()} 件)。"
                 )
             back = rel.back_populates
             first = getattr(parent, rel.key)[0]
             if back and getattr(first, back) is not parent:
-                return f"住所の {back} が利用者を指していません。"
+                return f"子の {back} が親を指していません。"
             getattr(parent, rel.key).pop(0)
             try:
                 session.commit()
             except sa.exc.IntegrityError:
                 session.rollback()
                 return (
-                    "一覧から外した住所を消そうとせず、user_id を NULL に"
+                    "一覧から外した子の行を消そうとせず、外部キーを NULL に"
                     "しようとして失敗しました (IntegrityError)。"
                 )
             if children() != 1:
                 return (
-                    "一覧から外した住所の行が残っています "
+                    "一覧から外した子の行が残っています "
                     f"(行数 {children()}、1 のはず)。"
                 )
             session.delete(parent)
@@ -242,10 +267,10 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
                 session.commit()
             except sa.exc.IntegrityError:
                 session.rollback()
-                return "利用者を削除すると IntegrityError になりました。"
+                return "親を削除すると IntegrityError になりました。"
             if children() != 0:
                 return (
-                    "利用者を削除しても、その住所の行が残っています "
+                    "親を削除しても、その子の行が残っています "
                     f"(行数 {children()})。"
                 )
     finally:
@@ -257,11 +282,19 @@ def _exercise_cascade(cls: type, rel: sa.orm.RelationshipProperty) -> str:
 def orphan_cascade(cls: type) -> Result:
     """Exercise 2: one-to-many with back_populates and delete-orphan."""
     section = SECTION_CASCADE
-    rel = _one_to_many(cls)
+    try:
+        rel = _one_to_many(cls)
+    except (sa.exc.NoForeignKeysError, sa.exc.ArgumentError) as error:
+        return failed(
+            "親と子のテーブルをつなぐ外部キーが見つかりません "
+            f'({type(error).__name__})。子の側に ForeignKey("親の表.id") '
+            "の列を書いてください。",
+            section,
+        )
     if rel is None:
         return failed(
             f"{cls.__name__} に 1 対多の relationship がまだありません。"
-            f"{cls.__name__} 側に住所の一覧 (Mapped[list[...]]) を"
+            f"{cls.__name__} 側に子の一覧 (Mapped[list[...]]) を"
             " relationship で定義してください。",
             section,
         )
@@ -285,16 +318,31 @@ def orphan_cascade(cls: type) -> Result:
     if not rel.cascade.delete_orphan:
         return failed(
             f"{where} の cascade に delete-orphan がありません "
-            f"(今は {shown})。一覧から外した住所が消えません。",
+            f"(今は {shown})。一覧から外した子の行が消えません。",
             section,
             'cascade="all, delete-orphan" を指定します。',
         )
     if not rel.cascade.delete:
         return failed(
             f"{where} の cascade に delete がありません (今は {shown})。"
-            "利用者を消したときに住所が残ります。",
+            "親を消したときに子の行が残ります。",
             section,
             'cascade="all, delete-orphan" を指定します。',
+        )
+    unbounded = [
+        f"{table.name}.{column.name}"
+        for table in (rel.parent.local_table, rel.mapper.local_table)
+        for column in table.columns
+        if isinstance(column.type, sa.String)
+        and column.type.length is None
+        and not isinstance(column.type, sa.Text)
+    ]
+    if unbounded:
+        return failed(
+            f"{', '.join(unbounded)} が長さのない String です。SQLite では"
+            "動きますが、MariaDB では VARCHAR に長さが要るので CREATE TABLE "
+            "が失敗します。String(50) のように長さを書いてください。",
+            section,
         )
     problem = _exercise_cascade(cls, rel)
     if problem:
@@ -302,92 +350,5 @@ def orphan_cascade(cls: type) -> Result:
     return passed(
         f"{where}: back_populates={rel.back_populates!r}, "
         f"cascade に delete と delete-orphan があり、"
-        "外した住所も、消した利用者の住所も削除されました。"
-    )
-
-
-def _count_truth(engine: Engine) -> list[tuple[str, int]]:
-    rows = [(name, len(emails)) for name, emails in _truth(engine).values()]
-    return sorted(rows, key=lambda row: (-row[1], row[0]))
-
-
-@checker(SECTION_GROUP)
-def address_counts(
-    addresses_per_user: Callable[[Session], Iterable[object]],
-    engine: Engine,
-) -> Result:
-    """Exercise 3: (name, count) per user, count desc then name."""
-    section = SECTION_GROUP
-    truth = _count_truth(engine)
-    with Session(engine) as session:
-        returned = addresses_per_user(session)
-        if returned is None:
-            return not_done(section)
-        rows = [tuple(row) for row in returned]
-    if not rows:
-        return failed("1 行も返っていません。", section)
-    if any(len(row) != 2 for row in rows):
-        return failed(
-            f"各行は (名前, 住所の数) の 2 列にしてください "
-            f"(最初の行: {rows[0]!r})。",
-            section,
-        )
-    if not all(isinstance(count, int) for _, count in rows):
-        return failed(
-            "2 列目は住所の数 (整数) にしてください "
-            f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
-            section,
-        )
-    got = [(str(name), count) for name, count in rows]
-    expected = dict(truth)
-    names = Counter(name for name, _ in got)
-    if any(n > 1 for n in names.values()):
-        return failed(
-            "同じ利用者が複数行に出ています。group_by で利用者ごとに"
-            "1 行にまとめてください。",
-            section,
-        )
-    zero = {name for name, count in truth if count == 0}
-    missing = set(expected) - set(names)
-    if missing and missing <= zero:
-        return failed(
-            f"住所が 0 件の利用者 ({len(missing)} 人) が入っていません。"
-            "JOIN (内部結合) は相手のない行を落とします。"
-            "outerjoin を使います。",
-            section,
-        )
-    if missing and len(got) == 1:
-        return failed(
-            f"1 行しか返っていません (利用者は {len(truth)} 人)。"
-            "group_by がないと、集計関数は表全体を 1 行にまとめます。"
-            "group_by で利用者ごとに数えてください。",
-            section,
-        )
-    if missing:
-        return failed(
-            f"返っていない利用者が {len(missing)} 人います。", section
-        )
-    wrong = {name: count for name, count in got if expected[name] != count}
-    if wrong and all(name in zero and wrong[name] == 1 for name in wrong):
-        return failed(
-            "住所が 0 件の利用者が 1 件と数えられています。"
-            "count(*) は外部結合で補われた NULL の行も数えます。"
-            "count(Address.id) のように住所の列を数えてください。",
-            section,
-        )
-    if wrong:
-        sample = ", ".join(
-            f"{name}: {count} (正しくは {expected[name]})"
-            for name, count in sorted(wrong.items())[:3]
-        )
-        return failed(f"件数が違う利用者がいます: {sample}", section)
-    if got != truth:
-        return failed(
-            "件数は正しいのですが、並び順が違います。住所の多い順、"
-            "同じ件数なら名前の順 (order_by) にしてください。",
-            section,
-        )
-    return passed(
-        f"{len(got)} 人分の (名前, 住所の数) が正しい順に並んでいます。",
-        *(f"{name}: {count}" for name, count in got[:3]),
+        "一覧から外した子の行も、消した親の子の行も削除されました。"
     )

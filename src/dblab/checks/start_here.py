@@ -79,3 +79,68 @@ def employee_key(answer: str) -> Result:
         "どのテーブルのどの列につながっているかを見てください。",
         section,
     )
+
+
+SECTION_ER = SECTION.replace("チェッカーの使い方", "ER 図を読む")
+
+
+@checker(SECTION_ER)
+def user_with_addresses(engine: Engine) -> Result:
+    """Exercise 2: one ``@example.com`` user owning exactly two addresses.
+
+    The lesson added users only; here the rows of a second table must
+    point at the right user (``addresses.user_id``), as the ER diagram
+    shows.
+    """
+    users = sa.table("users", sa.column("id"), sa.column("email"))
+    addresses = sa.table(
+        "addresses", sa.column("user_id"), sa.column("email_address")
+    )
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(users.c.id, users.c.email).where(
+                users.c.email.like(f"%{DOMAIN}")
+            )
+        ).all()
+        owned = connection.execute(
+            sa.select(addresses.c.user_id, addresses.c.email_address)
+        ).all()
+    if not found and not owned:
+        return failed(
+            f"email が {DOMAIN} で終わる利用者がまだいません。"
+            "利用者 1 人と住所 2 件を追加して commit してください。",
+            SECTION_ER,
+        )
+    if len(found) != 1:
+        return failed(
+            f"email が {DOMAIN} で終わる利用者が {len(found)} 人います。"
+            "ちょうど 1 人にしてください。",
+            SECTION_ER,
+        )
+    user_id = found[0].id
+    mine = [row.email_address for row in owned if row.user_id == user_id]
+    others = len(owned) - len(mine)
+    if others:
+        return failed(
+            f"{found[0].email} ではない利用者を指す住所が {others} 件"
+            "あります。addresses.user_id が、その利用者の users.id を"
+            "指すようにしてください (Address(..., user=user) か "
+            "user.addresses.append)。",
+            SECTION_ER,
+        )
+    if len(mine) != 2:
+        return failed(
+            f"{found[0].email} の住所が {len(mine)} 件です。2 件にしてください"
+            " (住所は addresses テーブルの行で、user_id で利用者を指します)。",
+            SECTION_ER,
+        )
+    if len(set(mine)) != 2 or not all((m or "").strip() for m in mine):
+        return failed(
+            "2 件の住所の email_address が空か、同じです。"
+            "別々の住所にしてください。",
+            SECTION_ER,
+        )
+    return passed(
+        f"{found[0].email} (users.id = {user_id}) が住所を 2 件持っています。",
+        *(f"addresses: {m} → user_id {user_id}" for m in mine),
+    )

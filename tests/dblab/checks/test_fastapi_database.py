@@ -87,7 +87,18 @@ def test_get_db_solutions_pass(box) -> None:
         with session_local() as db:
             yield db
 
-    for answer in (get_db, get_db_with):
+    def commits_on_success_only():
+        db = session_local()
+        try:
+            yield db
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+        finally:
+            db.close()
+
+    for answer in (get_db, get_db_with, commits_on_success_only):
         result = checks.closes_sessions(answer, box.engine)
         assert result.ok, result
     assert box.engine.pool.checkedout() == 0
@@ -115,6 +126,23 @@ def test_get_db_wrong_answers(box) -> None:
     def never_closes():
         yield session_local()
 
+    def commits_in_finally():
+        """The anti-pattern: a failed request's half-done work is saved."""
+        db = session_local()
+        try:
+            yield db
+        finally:
+            db.commit()
+            db.close()
+
+    def commits_after_yield_swallowing():
+        with session_local() as db:
+            try:
+                yield db
+            except Exception:
+                db.commit()
+                raise
+
     def stub(): ...
 
     other = sandbox.create("fastapi_other")
@@ -129,6 +157,8 @@ def test_get_db_wrong_answers(box) -> None:
             (returns, "return"),
             (closes_on_error_only, "成功した"),
             (never_closes, "成功した"),
+            (commits_in_finally, "finally で commit"),
+            (commits_after_yield_swallowing, "commit されました"),
             (stub, "まだ解答がありません"),
             (other_engine, "演習のエンジン"),
         ]
@@ -138,6 +168,9 @@ def test_get_db_wrong_answers(box) -> None:
             assert expected in result.message, (answer.__name__, result)
             assert result.section == checks.SECTION_SESSION
             assert box.engine.pool.checkedout() == 0, answer.__name__
+            with box.engine.connect() as connection:
+                emails = connection.scalars(select(User.email)).all()
+            assert not [e for e in emails if "probe" in e], answer
     finally:
         other.close()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 import warnings
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +22,7 @@ def manager(
     tablename: str | None = "managers",
     references: str = "employees.id",
     identity: str | None = "manager",
-    department: bool = True,
+    department: object = String(50),
 ) -> type:
     """A Manager class on fresh models, right or wrong in one way."""
     ex = inheritance.fresh_models()
@@ -34,9 +33,9 @@ def manager(
         namespace["id"] = mapped_column(
             ForeignKey(references), primary_key=True
         )
-    if department:
+    if department is not None:
         namespace["__annotations__"]["department"] = Mapped[str | None]
-        namespace["department"] = mapped_column(String(50))
+        namespace["department"] = mapped_column(department)
     if identity is not None:
         namespace["__mapper_args__"] = {"polymorphic_identity": identity}
     with warnings.catch_warnings():
@@ -61,7 +60,10 @@ def test_manager_solution_passes() -> None:
         ),
         ({"tablename": None}, "単一テーブル継承"),
         ({"tablename": "manager"}, "'manager'"),
-        ({"department": False}, "department"),
+        ({"department": None}, "department"),
+        ({"department": String()}, "MariaDB"),
+        ({"department": String(20)}, "長さが 20"),
+        ({"department": Integer()}, "String(50)"),
         ({"identity": None}, "polymorphic_identity がありません"),
         ({"identity": "employee"}, "'employee'"),
     ],
@@ -86,7 +88,7 @@ def test_fresh_models_are_independent() -> None:
     assert sa.inspect(first.User).polymorphic_on.name == "type"
 
 
-# -- exercise 2: employees hired after the cutoff ---------------------------
+# -- exercise 2: the users who are not employees ---------------------------
 
 
 @pytest.fixture(scope="module")
@@ -96,91 +98,88 @@ def exercise():
     box.close()
 
 
-def run(box, statement):
-    with box.session() as session:
-        return session.scalars(statement).all()
+def plain_solution(session):
+    stmt = sa.select(User).where(User.type == "user").order_by(User.email)
+    return session.scalars(stmt).all()
 
 
-def test_hired_after_solution_passes(exercise) -> None:
-    hired = run(
-        exercise,
-        sa.select(Employee)
-        .where(Employee.hire_date > inheritance.CUTOFF)
-        .order_by(Employee.hire_date, Employee.id),
-    )
-    result = inheritance.hired_after(hired, exercise.engine)
+def plain_not_in(session):
+    employees = sa.select(Employee.id)
+    stmt = sa.select(User).where(User.id.not_in(employees))
+    return session.scalars(stmt.order_by(User.email)).all()
+
+
+def everyone(session):
+    return session.scalars(sa.select(User).order_by(User.email)).all()
+
+
+def isinstance_in_python(session):
+    """The lesson's cell 30 pattern: load all, pick in Python."""
+    people = session.scalars(sa.select(User).order_by(User.email)).all()
+    return [p for p in people if not isinstance(p, Employee)]
+
+
+def sorted_in_python(session):
+    stmt = sa.select(User).where(User.type == "user")
+    return sorted(session.scalars(stmt), key=lambda u: u.email)
+
+
+def by_id(session):
+    stmt = sa.select(User).where(User.type == "user").order_by(User.id)
+    return session.scalars(stmt).all()
+
+
+def employees_only(session):
+    return session.scalars(sa.select(Employee).order_by(User.email)).all()
+
+
+def rows_not_objects(session):
+    stmt = sa.select(User).where(User.type == "user").order_by(User.email)
+    return session.execute(stmt).all()
+
+
+def statement_only(session):  # noqa: ARG001
+    return sa.select(User).where(User.type == "user")
+
+
+def stub(session): ...
+
+
+@pytest.mark.parametrize("answer", [plain_solution, plain_not_in])
+def test_plain_users_solutions_pass(exercise, answer) -> None:
+    result = inheritance.plain_users(answer, exercise.engine)
     assert result.ok, result
     assert len(result.details) == 3
 
 
 @pytest.mark.parametrize(
-    ("statement", "expected"),
+    ("answer", "expected"),
     [
-        (
-            sa.select(Employee)
-            .where(Employee.hire_date >= inheritance.CUTOFF)
-            .order_by(Employee.hire_date),
-            "ちょうど",
-        ),
-        (
-            sa.select(Employee).where(Employee.hire_date > inheritance.CUTOFF),
-            "並び順",
-        ),
-        (
-            sa.select(Employee).order_by(Employee.hire_date),
-            "ちょうど",
-        ),
-        (
-            sa.select(Employee)
-            .where(Employee.hire_date > datetime.date(2022, 1, 1))
-            .order_by(Employee.hire_date),
-            "顔ぶれ",
-        ),
-        (sa.select(User).order_by(User.id), "Employee 以外"),
+        (everyone, "社員が入っています"),
+        (isinstance_in_python, "WHERE"),
+        (sorted_in_python, "ORDER BY"),
+        (by_id, "並び順"),
+        (employees_only, "社員が入っています"),
+        (rows_not_objects, "session.scalars"),
+        (statement_only, "実行した結果"),
+        (stub, "まだ解答がありません"),
     ],
 )
-def test_hired_after_wrong_answers_are_rejected(
-    exercise, statement, expected
+def test_plain_users_wrong_answers_are_rejected(
+    exercise, answer, expected
 ) -> None:
-    result = inheritance.hired_after(run(exercise, statement), exercise.engine)
+    result = inheritance.plain_users(answer, exercise.engine)
     assert not result.ok, result
     assert expected in result.message
     assert result.section == inheritance.SECTION_QUERY
 
 
-def test_hired_after_rows_and_statements(exercise) -> None:
-    statement = sa.select(Employee).where(
-        Employee.hire_date > inheritance.CUTOFF
-    )
-    with exercise.session() as session:
-        rows = session.execute(statement).all()
-    assert "session.scalars" in (
-        inheritance.hired_after(rows, exercise.engine).message
-    )
-    assert "実行した結果" in (
-        inheritance.hired_after(statement, exercise.engine).message
-    )
-    stub = inheritance.hired_after(..., exercise.engine)
-    assert "まだ解答がありません" in stub.message
-
-
-def test_hired_after_on_every_backend(server) -> None:
+def test_plain_users_on_every_backend(server) -> None:
     box = inheritance.prepare(server)
     try:
-        right = run(
-            box,
-            sa.select(Employee)
-            .where(Employee.hire_date > inheritance.CUTOFF)
-            .order_by(Employee.hire_date, Employee.id),
-        )
-        assert inheritance.hired_after(right, box.engine).ok
-        wrong = run(
-            box,
-            sa.select(Employee)
-            .where(Employee.hire_date >= inheritance.CUTOFF)
-            .order_by(Employee.hire_date, Employee.id),
-        )
-        assert not inheritance.hired_after(wrong, box.engine).ok
+        assert inheritance.plain_users(plain_solution, box.engine).ok
+        wrong = inheritance.plain_users(isinstance_in_python, box.engine)
+        assert not wrong.ok and "WHERE" in wrong.message
     finally:
         box.close()
 

@@ -90,6 +90,11 @@ def names_wrong_filter(session, prefix):
     )
 
 
+def names_sorted_in_python(session, prefix):
+    query = sa.select(User.name).where(User.name.startswith(prefix))
+    return sorted(session.scalars(query))
+
+
 def names_no_return(session, prefix):
     session.scalars(sa.select(User.name).where(User.name.startswith(prefix)))
 
@@ -107,6 +112,7 @@ def test_names_solution_passes() -> None:
         (names_as_objects, "select(User.name)"),
         (names_wrong_filter, "where の条件"),
         (names_no_return, "return"),
+        (names_sorted_in_python, "ORDER BY"),
     ],
 )
 def test_names_mistakes_are_rejected(function, expected) -> None:
@@ -121,108 +127,138 @@ def test_names_stub() -> None:
     assert "まだ解答がありません" in checks.names_starting_with(...).message
 
 
-# Exercise 2: delete_user -------------------------------------------------
+# Exercise 2: change_email ------------------------------------------------
 
 
-def delete_solution(conn, name):
-    return conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
-
-
-def delete_fstring(conn, name):
-    sql = f"DELETE FROM users WHERE name = '{name}'"  # noqa: S608 wrong answer
-    return conn.execute(sql).rowcount
-
-
-def delete_quotes_stripped(conn, name):
-    clean = name.replace("'", "")
-    sql = f"DELETE FROM users WHERE name = '{clean}'"  # noqa: S608 wrong answer
-    return conn.execute(sql).rowcount
-
-
-def delete_like(conn, name):
+def update_solution(conn, name, email):
     return conn.execute(
-        "DELETE FROM users WHERE name LIKE ?", (name,)
+        "UPDATE users SET email = ? WHERE name = ?", (email, name)
     ).rowcount
 
 
-def delete_nothing(conn, name):
+def update_fstring(conn, name, email):
+    """The notebook's anti-pattern, now in an UPDATE."""
+    sql = f"UPDATE users SET email = '{email}' WHERE name = '{name}'"  # noqa: S608
+    return conn.execute(sql).rowcount
+
+
+def update_escaped(conn, name, email):
+    """Quotes doubled: no row is harmed, yet the values are pasted."""
+    name, email = name.replace("'", "''"), email.replace("'", "''")
+    sql = f"UPDATE users SET email = '{email}' WHERE name = '{name}'"  # noqa: S608
+    return conn.execute(sql).rowcount
+
+
+def update_name_only_bound(conn, name, email):
+    """The name bound, the e-mail pasted: the ' -- attack still works."""
+    sql = f"UPDATE users SET email = '{email}' WHERE name = ?"  # noqa: S608
+    return conn.execute(sql, (name,)).rowcount
+
+
+def update_with_cursor_escaped(conn, name, email):
+    cursor = conn.cursor()
+    name, email = name.replace("'", "''"), email.replace("'", "''")
+    cursor.execute(f"UPDATE users SET email = '{email}' WHERE name = '{name}'")  # noqa: S608
+    return cursor.rowcount
+
+
+def update_like(conn, name, email):
+    return conn.execute(
+        "UPDATE users SET email = ? WHERE name LIKE ?", (email, name)
+    ).rowcount
+
+
+def update_nothing(conn, name, email):
     conn.execute("SELECT id FROM users WHERE name = ?", (name,))
 
 
-def test_delete_solution_passes() -> None:
-    result = checks.delete_user(delete_solution)
+def test_update_solution_passes() -> None:
+    result = checks.change_email(update_solution)
     assert result.ok, result
 
 
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        (delete_fstring, "行が削除されました"),
-        (delete_quotes_stripped, "O'Brien"),
-        (delete_like, "'%' で 6 行"),
-        (delete_nothing, "削除されていません"),
+        (update_fstring, "細工した名前"),
+        (update_escaped, "エスケープ"),
+        (update_with_cursor_escaped, "エスケープ"),
+        (update_name_only_bound, "値が埋め込まれています"),
+        (update_like, "LIKE では % が"),
+        (update_nothing, "UPDATE users SET email = ?"),
     ],
 )
-def test_delete_mistakes_are_rejected(function, expected) -> None:
-    assert_rejected(checks.delete_user(function), expected)
+def test_update_mistakes_are_rejected(function, expected) -> None:
+    assert_rejected(checks.change_email(function), expected)
 
 
-def test_delete_reports_sql_errors() -> None:
-    def broken(conn, name):
+def test_update_reports_sql_errors() -> None:
+    def broken(conn, name, email):
         raise sqlite3.OperationalError('near "x": syntax error')
 
-    assert_rejected(checks.delete_user(broken), "エラーになりました")
+    assert_rejected(checks.change_email(broken), "エラーになりました")
 
 
-# Exercise 3: bulk_insert -------------------------------------------------
+# Exercise 3: bulk_update -------------------------------------------------
 
 
-def bulk_solution(session, rows):
-    session.execute(sa.insert(User), rows)
+def bulk_solution(session, changes):
+    session.execute(sa.update(User), changes)
     session.commit()
 
 
-def bulk_per_object(session, rows):
-    for row in rows:
-        session.add(User(**row))
+def bulk_per_object(session, changes):
+    """The lesson's per-object way: load each user, set, flush."""
+    for change in changes:
+        session.get(User, change["id"]).email = change["email"]
     session.commit()
 
 
-def bulk_core_loop(session, rows):
-    for row in rows:
-        session.execute(sa.insert(User).values(**row))
+def bulk_core_loop(session, changes):
+    for change in changes:
+        session.execute(
+            sa.update(User)
+            .where(User.id == change["id"])
+            .values(email=change["email"])
+        )
     session.commit()
 
 
-def bulk_no_commit(session, rows):
-    session.execute(sa.insert(User), rows)
+def bulk_no_commit(session, changes):
+    session.execute(sa.update(User), changes)
 
 
-def bulk_half(session, rows):
-    session.execute(sa.insert(User), rows[: len(rows) // 2])
+def bulk_half(session, changes):
+    session.execute(sa.update(User), changes[: len(changes) // 2])
+    session.commit()
+
+
+def bulk_everyone_same(session, changes):
+    session.execute(sa.update(User).values(email=User.name + "@x.example"))
     session.commit()
 
 
 def test_bulk_solution_passes() -> None:
-    result = checks.bulk_insert(bulk_solution)
+    result = checks.bulk_update(bulk_solution)
     assert result.ok, result
 
 
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        (bulk_per_object, f"INSERT が {checks.BULK_SIZE} 文"),
-        (bulk_core_loop, f"INSERT が {checks.BULK_SIZE} 文"),
+        (bulk_per_object, "SELECT が"),
+        (bulk_core_loop, f"UPDATE が {checks.BULK_SIZE} 文"),
         (bulk_no_commit, "commit"),
-        (bulk_half, f"{checks.BULK_SIZE // 2} 人追加"),
+        (bulk_half, f"正しくない利用者が {checks.BULK_SIZE // 2} 人"),
+        (bulk_everyone_same, "変わった人が 6 人"),
     ],
 )
 def test_bulk_mistakes_are_rejected(function, expected) -> None:
-    assert_rejected(checks.bulk_insert(function), expected)
+    assert_rejected(checks.bulk_update(function), expected)
 
 
 def test_bulk_stub() -> None:
-    def stub(session, rows): ...
+    def stub(session, changes): ...
 
-    assert "まだ解答がありません" in checks.bulk_insert(stub).message
-    assert "まだ解答がありません" in checks.bulk_insert(None).message
+    assert "まだ解答がありません" in checks.bulk_update(stub).message
+    assert "まだ解答がありません" in checks.bulk_update(None).message

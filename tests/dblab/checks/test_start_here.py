@@ -67,3 +67,63 @@ def test_employee_key(answer, ok, expected) -> None:
     result = start_here.employee_key(answer)
     assert result.ok is ok
     assert expected in result.message
+
+
+# -- exercise 2: one user with two addresses ---------------------------------
+
+
+def add_person(box, email: str, *addresses: str, owner=None) -> None:
+    """A user with ``addresses``; ``owner`` another user to attach them to."""
+    from app.models import Address
+
+    with box.session() as session:
+        user = User(name="Ada", email=email)
+        session.add(user)
+        target = user
+        if owner is not None:
+            target = User(name="Other", email=owner)
+            session.add(target)
+        target.addresses.extend(Address(email_address=a) for a in addresses)
+        session.commit()
+
+
+def test_user_with_addresses_solution_passes(box) -> None:
+    add_person(box, "ada@example.com", "home@ada.example", "work@ada.example")
+    result = start_here.user_with_addresses(box.engine)
+    assert result.ok, result
+    assert len(result.details) == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda b: None, "まだいません"),
+        # the lesson's own move: users only, no rows in the second table
+        (lambda b: add(b, "a@example.com"), "住所が 0 件"),
+        (lambda b: add_person(b, "a@example.com", "x@a.example"), "1 件"),
+        (
+            lambda b: add_person(
+                b,
+                "a@example.com",
+                "x@a.example",
+                "y@a.example",
+                owner="b@example.org",
+            ),
+            "ではない利用者を指す住所",
+        ),
+        (
+            lambda b: add(b, "a@example.com", "b@example.com"),
+            "2 人います",
+        ),
+        (
+            lambda b: add_person(b, "a@example.com", "same@x", "same@x"),
+            "同じ",
+        ),
+    ],
+)
+def test_user_with_addresses_wrong_answers(box, setup, expected) -> None:
+    setup(box)
+    result = start_here.user_with_addresses(box.engine)
+    assert not result.ok, result
+    assert expected in result.message
+    assert result.section == start_here.SECTION_ER
