@@ -37,9 +37,24 @@ second runner waits for it, at most ``MIGRATION_LOCK_WAIT`` seconds
 (``-x lock_wait=S``, ``config.attributes["lock_wait"]``; default 60),
 then reads the revision anew and finds nothing to do -- or says in one
 line that another migration holds the lock.
+
+**Timeouts per environment.** A DDL statement that waits for a lock
+makes every query behind it wait too, so on ``staging`` and
+``production`` the session gets short bounds before the first revision
+(none on ``dev`` or without a target): PostgreSQL ``lock_timeout`` /
+``statement_timeout``, MariaDB ``lock_wait_timeout`` /
+``innodb_lock_wait_timeout`` / ``max_statement_time``. They are session
+settings, so they hold through every revision's transaction and through
+``autocommit_block()``, and the same ``SET`` lines open the offline SQL.
+Override in seconds (0: no bound) with ``-x lock_timeout=S`` /
+``-x statement_timeout=S``, ``config.attributes``, or
+``MIGRATION_LOCK_TIMEOUT`` / ``MIGRATION_STATEMENT_TIMEOUT``. When one
+fires the revision fails and is rolled back (PostgreSQL) and nothing is
+stamped: run the upgrade again when the long transaction has ended.
 """
 
 import hashlib
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -123,8 +138,7 @@ def stamping() -> bool:
 
 def target_url():
     """The URL of ``-x target=NAME`` or ``DBLAB_TARGET``; None without one."""
-    name = context.get_x_argument(as_dictionary=True).get("target")
-    name = name or os.environ.get("DBLAB_TARGET", "").strip()
+    name = target_name()
     if not name:
         return None
     from dblab import targets  # lazily: the app never imports dblab
@@ -136,6 +150,110 @@ def target_url():
         raise CommandError(str(error)) from None
 
 
+TIMEOUTS = {
+    # target: (lock wait, statement), seconds; 0 = no bound
+    "dev": (0.0, 0.0),
+    "staging": (2.0, 60.0),  # as production: a rehearsal fails likewise
+    "production": (2.0, 60.0),
+}
+
+
+def target_name() -> str:
+    """``-x target=NAME`` or ``DBLAB_TARGET``; empty without one."""
+    name = context.get_x_argument(as_dictionary=True).get("target")
+    return (name or os.environ.get("DBLAB_TARGET", "")).strip()
+
+
+def timeout_setting(key: str, default: float) -> float:
+    """One bound in seconds: ``-x key=S``, the attribute, the variable."""
+    given = (
+        context.get_x_argument(as_dictionary=True).get(key)
+        or config.attributes.get(key)
+        or os.environ.get(f"MIGRATION_{key.upper()}", "").strip()
+    )
+    if given in (None, ""):
+        return default
+    try:
+        seconds = float(given)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0 or math.isinf(seconds):
+        raise CommandError(
+            f"{key} は 0 以上の秒数で指定してください "
+            f"(not a number of seconds: {given!r})"
+        )
+    return seconds
+
+
+def timeouts() -> tuple[float, float]:
+    """(lock wait, statement) in seconds for this run's target."""
+    lock, statement = TIMEOUTS.get(target_name(), (0.0, 0.0))
+    return (
+        timeout_setting("lock_timeout", lock),
+        timeout_setting("statement_timeout", statement),
+    )
+
+
+def timeout_sql(dialect_name: str, lock: float, statement: float):
+    """The ``SET`` statements for the bounds, and the ones that undo them."""
+    if dialect_name == "postgresql":
+        names = ("lock_timeout", "statement_timeout")
+        sets = [
+            f"SET {name} = '{round(seconds * 1000)}ms'"
+            if seconds
+            else f"RESET {name}"
+            for name, seconds in zip(names, (lock, statement), strict=True)
+        ]
+        return sets, [f"RESET {name}" for name in names]
+    if dialect_name in ("mysql", "mariadb"):
+        names = (
+            "lock_wait_timeout",
+            "innodb_lock_wait_timeout",
+            "max_statement_time",
+        )
+        values = [
+            str(max(1, math.ceil(lock))) if lock else "DEFAULT",
+            str(max(1, math.ceil(lock))) if lock else "DEFAULT",
+            f"{statement:g}" if statement else "DEFAULT",
+        ]
+        pairs = ", ".join(
+            f"{n} = {v}" for n, v in zip(names, values, strict=True)
+        )
+        reset = ", ".join(f"{n} = DEFAULT" for n in names)
+        return [f"SET SESSION {pairs}"], [f"SET SESSION {reset}"]
+    return [], []  # SQLite: one writer at a time, the driver's busy wait
+
+
+@contextmanager
+def ddl_timeouts(connection: Connection, owned: bool) -> Iterator[None]:
+    """Set the target's bounds on the session for the run, then undo them.
+
+    Taken after the migration lock: ``lock_timeout`` bounds the DDL's
+    waits, not the wait for another runner.
+    """
+    lock, statement = timeouts()
+    if not (lock or statement):
+        yield
+        return
+    sets, resets = timeout_sql(connection.dialect.name, lock, statement)
+    for sql in sets:
+        connection.exec_driver_sql(sql)
+    if owned and connection.in_transaction():
+        connection.commit()  # session settings; Alembic begins anew
+    try:
+        yield
+    finally:
+        try:
+            if owned and connection.in_transaction():
+                connection.rollback()
+            for sql in resets:
+                connection.exec_driver_sql(sql)
+            if owned and connection.in_transaction():
+                connection.commit()
+        except Exception:
+            connection.invalidate()  # a new session has the defaults
+
+
 def run_migrations_offline() -> None:
     """Write the SQL to stdout instead of running it (``--sql``)."""
     url = config.attributes.get("url") or target_url() or app_url()
@@ -145,6 +263,10 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
         **options(url.get_backend_name()),
     )
+    bounds = timeouts()
+    sets, _ = timeout_sql(url.get_backend_name(), *bounds)
+    for sql in sets if any(bounds) else []:
+        context.execute(sql)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -336,9 +458,6 @@ def run_on(connection: Connection) -> None:
         sqlite_foreign_keys(connection, False)
     try:
         with migration_lock(connection), write_lock_at_begin(connection):
-            # Issue 21: a `lock_timeout` for DDL (PostgreSQL `SET
-            # lock_timeout`, MariaDB `lock_wait_timeout`) belongs here,
-            # after the migration lock is held and before any revision.
             migrate_on(connection, owned)
     finally:
         if restore is not None:
@@ -359,7 +478,8 @@ def migrate_on(connection: Connection, owned: bool) -> None:
     check_known_revisions()
     if owned and connection.in_transaction():
         connection.rollback()  # end the read; each revision begins anew
-    with context.begin_transaction():
+    # After the migration lock: the bounds are for the DDL's waits.
+    with ddl_timeouts(connection, owned), context.begin_transaction():
         context.run_migrations()
     if owned and connection.in_transaction():
         connection.commit()
