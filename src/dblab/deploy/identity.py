@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from dblab import settings
+from dblab import servers, settings
 
 QUERIES = {
     "postgresql": "SELECT system_identifier::text FROM pg_control_system()",
@@ -36,9 +36,7 @@ def identity(url: URL) -> tuple[str, ...]:
             found = path.stat()
             return ("sqlite", f"{found.st_dev}:{found.st_ino}")
         return ("sqlite", os.path.normcase(str(path)))
-    maintenance = url.set(
-        database="postgres" if backend == "postgresql" else None
-    )
+    maintenance = servers.maintenance_url(url)
     engine = sa.create_engine(
         maintenance,
         poolclass=NullPool,

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from dblab import settings
+from dblab import servers, settings
 from dblab.safety.databases import (
     BackupError,
     Database,
@@ -248,7 +248,7 @@ def _dump_mysql(
     )
     server = db.server if isinstance(db, KitDatabase) else None
     scratch = sandboxes.create(
-        "backup_check", server=server or url.set(database=None)
+        "backup_check", server=server or servers.maintenance_url(url)
     )
     try:
         set_mysql_charset(scratch.engine, scratch.name, charset)

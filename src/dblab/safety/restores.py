@@ -122,9 +122,7 @@ def restore_in_place(
     if server is None and isinstance(db, KitDatabase):
         server = db.server
     if server is None or server.database in (None, name):
-        server = url.set(
-            database="postgres" if backend == "postgresql" else None
-        )
+        server = servers.maintenance_url(url)
     fresh = restore(item, server, tools=tools)
     try:
         loaded = fingerprint(fresh.engine)
@@ -249,11 +247,7 @@ def _swap_mysql(server: URL, name: str, fresh: str) -> None:
                 )
             old = connection.execute(listed, {"schema": name}).scalars().all()
             new = connection.execute(listed, {"schema": fresh}).scalars().all()
-            connection.execute(
-                sa.text(
-                    f"CREATE DATABASE {quote(aside)} CHARACTER SET utf8mb4"
-                )
-            )
+            servers.create_database(server, aside)
             moves = [
                 f"{quote(name)}.{quote(t)} TO {quote(aside)}.{quote(t)}"
                 for t in old
