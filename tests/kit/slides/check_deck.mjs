@@ -2,6 +2,7 @@
 // measure what a projected audience sees. pytest judges the figures.
 //
 // usage: node check_deck.mjs <slides dir> <deck url> <profile dir> <total>
+//        [<numbers of the slides with a Mermaid diagram, comma-separated>]
 // Prints one JSON object:
 //   lang, remote (requests that left 127.0.0.1), errors (page errors),
 //   slides: {n: {text, title, headingFonts, overflow, codePx, codeBlocks,
@@ -11,8 +12,11 @@
 import { createRequire } from 'node:module'
 import path from 'node:path'
 
-const [slidesDir, deckUrl, profile, totalArg] = process.argv.slice(2)
+const [slidesDir, deckUrl, profile, totalArg, diagramsArg = ''] = process.argv.slice(2)
 const total = Number(totalArg)
+// A diagram is drawn after its slide shows: wait for its SVG on these slides
+// (asking the page whether it has one would race with the drawing).
+const diagrams = new Set(diagramsArg.split(',').filter(Boolean).map(Number))
 const require = createRequire(path.join(path.resolve(slidesDir), 'package.json'))
 const { chromium } = require('playwright-chromium')
 
@@ -203,9 +207,11 @@ try {
       await page.evaluate(number => { location.hash = `#/${number}` }, n)
     const slide = page.locator(`.slidev-page-${n}`).filter({ visible: true }).first()
     await slide.waitFor({ state: 'visible', timeout: 30000 })
-    if (await slide.locator('.mermaid').count()) {
-      await page.waitForFunction(number => [...document.querySelectorAll(`.slidev-page-${number} .mermaid`)]
-        .every(host => (host.shadowRoot ?? host).querySelector('svg')), n, { timeout: 30000 })
+    if (diagrams.has(n) || await slide.locator('.mermaid').count()) {
+      await page.waitForFunction((number) => {
+        const hosts = [...document.querySelectorAll(`.slidev-page-${number} .mermaid`)]
+        return hosts.length > 0 && hosts.every(host => (host.shadowRoot ?? host).querySelector('svg'))
+      }, n, { timeout: 30000 })
     }
     await page.waitForFunction(number => [...document.querySelectorAll(`.slidev-page-${number}`)]
       .some(e => e.getBoundingClientRect().left >= 0 && e.innerText.trim()), n, { timeout: 30000 })

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,10 +170,14 @@ def regions(path: Path) -> dict[str, tuple[int, int]]:
 
 
 class DeckJobs:
-    """``npm run build`` and ``npm run export``, started once, run together.
+    """``npm run build`` and ``npm run export``, started once, in turn.
 
     The build goes to ``<tmp>/site/lecture/`` (a sub-path, to show that the
-    relative base works anywhere), the PDF to ``<tmp>/deck.pdf``.
+    relative base works anywhere), the PDF to ``<tmp>/deck.pdf``. They do
+    not run at the same time: ``slidev build`` writes ``slides/index.html``
+    while it runs, and an export's dev server started then serves that page
+    (a PDF of blank slides). Both run in the background while other tests
+    go on; the export starts, from a thread, when the build has finished.
     """
 
     def __init__(self) -> None:
@@ -181,13 +186,31 @@ class DeckJobs:
         self.dist = self.site / "lecture"
         self.pdf = self.folder / "deck.pdf"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.queued: dict[str, threading.Thread] = {}
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
+        self.closed = False
 
     def start(self, name: str) -> None:
         """Start ``build`` or ``export`` unless it already runs."""
-        if name in self.processes:
+        if name in self.processes or name in self.queued:
             return
+        build = self.processes.get("build")
+        if name == "export" and build is not None and build.poll() is None:
+            after = threading.Thread(
+                target=self._after, args=(build, name), daemon=True
+            )
+            self.queued[name] = after
+            after.start()
+            return
+        self._launch(name)
+
+    def _after(self, first: subprocess.Popen, name: str) -> None:
+        first.wait()
+        if not self.closed:
+            self._launch(name)
+
+    def _launch(self, name: str) -> None:
         npm = shutil.which("npm")
         assert npm, "npm がありません (npm not found)"
         if name == "build":
@@ -211,7 +234,10 @@ class DeckJobs:
     def wait(self, name: str) -> str:
         """Wait for a job; return its log, raise if it failed."""
         self.start(name)
-        process = self.processes[name]
+        if name in self.queued:
+            self.queued[name].join(timeout=JOB_TIMEOUT)
+        process = self.processes.get(name)
+        assert process is not None, f"npm run {name}: 始まっていない"
         try:
             code = process.wait(timeout=JOB_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -227,6 +253,11 @@ class DeckJobs:
         return log
 
     def close(self) -> None:
+        self.closed = True
+        for process in self.processes.values():
+            _kill(process)
+        for queued in self.queued.values():
+            queued.join(timeout=5)
         for process in self.processes.values():
             _kill(process)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -67,6 +67,11 @@ def report(deck_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         deck_url,
         str(tmp_path_factory.mktemp("chromium") / "profile"),
         str(len(slidedeck.slides())),
+        ",".join(  # the slides whose diagrams must be drawn before measuring
+            str(slide.number)
+            for slide in slidedeck.slides()
+            if "```mermaid" in slide.text
+        ),
     )
     return json.loads(output.strip().splitlines()[-1])
 
