@@ -149,3 +149,18 @@ def add_revision() -> Callable[..., Path]:
     """``add_revision(box, body, revision=..., down=...)``: write a test
     revision whose ``upgrade()`` is ``body`` into a sandbox's versions."""
     return _write_revision
+
+
+def _write_alembic_ini(box: sandboxes.Sandbox) -> Path:
+    """The repository's alembic.ini pointed at box's migrations copy."""
+    text = settings.ALEMBIC_INI.read_text(encoding="utf-8")
+    text = text.replace("%(here)s/migrations", str(box.migrations))
+    path = box.folder / "alembic.ini"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def alembic_ini() -> Callable[[sandboxes.Sandbox], Path]:
+    """``alembic_ini(box)``: an ini for the ``alembic`` command on box."""
+    return _write_alembic_ini

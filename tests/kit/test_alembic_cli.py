@@ -61,15 +61,6 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
     return errors[0] + " " + " ".join(echoed)
 
 
-def sandbox_ini(box: Sandbox) -> Path:
-    """The repository's alembic.ini pointed at the sandbox's migrations."""
-    text = (settings.ROOT / "alembic.ini").read_text(encoding="utf-8")
-    text = text.replace("%(here)s/migrations", str(box.migrations))
-    path = box.folder / "alembic.ini"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_server_down_is_one_line() -> None:
     line = one_line(
         alembic(
@@ -107,12 +98,14 @@ def test_unescaped_at_in_the_password_is_one_line() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # files, not the database
-def test_a_revision_that_does_not_parse_is_one_line(sandbox: Sandbox) -> None:
+def test_a_revision_that_does_not_parse_is_one_line(
+    sandbox: Sandbox, alembic_ini
+) -> None:
     broken = sandbox.migrations / "versions" / "2024_09_01_0000-badc0de_x.py"
     broken.write_text("revision = 'badc0de'\ndef upgrade(:\n")
     url = sandbox.url.render_as_string(hide_password=False)
     line = one_line(
-        alembic("upgrade", "head", url=url, ini=sandbox_ini(sandbox))
+        alembic("upgrade", "head", url=url, ini=alembic_ini(sandbox))
     )
     assert "badc0de_x.py:2" in line
     assert (
@@ -121,14 +114,16 @@ def test_a_revision_that_does_not_parse_is_one_line(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # one row on every database
-def test_an_unknown_revision_says_a_fix_that_works(sandbox: Sandbox) -> None:
+def test_an_unknown_revision_says_a_fix_that_works(
+    sandbox: Sandbox, alembic_ini
+) -> None:
     migrate.upgrade(sandbox, to=revisions.AGE_ADDED)
     with sandbox.engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE alembic_version SET version_num = 'deadbeef0000'")
         )
     url = sandbox.url.render_as_string(hide_password=False)
-    ini = sandbox_ini(sandbox)
+    ini = alembic_ini(sandbox)
     line = one_line(alembic("upgrade", "head", url=url, ini=ini))
     assert "deadbeef0000" in line
     assert migrate.current(sandbox) == ("deadbeef0000",)  # nothing changed

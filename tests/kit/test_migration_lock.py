@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.util import CommandError
 
-from dblab import migrate, revisions, seed, settings
+from dblab import migrate, revisions, seed
 from dblab import sandbox as sandboxes
 from dblab.sandbox import Sandbox
 
@@ -31,52 +29,30 @@ BUMP = "0c0c0c000001"
 NOTE = "0c0c0c000002"
 
 
-def revision_file(box: Sandbox, revision: str, down: str, body: str) -> None:
-    source = (
-        f'"""lock test {revision}"""\n\n'
-        "import sqlalchemy as sa\nfrom alembic import op\n\n"
-        f"revision = {revision!r}\ndown_revision = {down!r}\n"
-        "branch_labels = None\ndepends_on = None\n\n\n"
-        "def upgrade():\n"
-        + textwrap.indent(textwrap.dedent(body).strip(), "    ")
-        + "\n\n\ndef downgrade():\n    pass\n"
-    )
-    path = box.migrations / "versions" / f"2024_07_01_0000-{revision}_x.py"
-    path.write_text(source, encoding="utf-8")
-
-
-def ini_file(box: Sandbox) -> Path:
-    """The repository's alembic.ini pointed at the sandbox's migrations."""
-    text = (settings.ROOT / "alembic.ini").read_text(encoding="utf-8")
-    text = text.replace("%(here)s/migrations", str(box.migrations))
-    path = box.folder / "alembic.ini"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def populated(server) -> Iterator[Sandbox]:
+def populated(server, add_revision, alembic_ini) -> Iterator[Sandbox]:
     """The app at head with users (age 0), then a DML + DDL revision."""
     with sandboxes.create("lock", server=server, migrations=True) as box:
         migrate.upgrade(box, "head")
         seed.users(box.engine, 2000, progress=False)
         with box.engine.begin() as connection:
             connection.execute(sa.text("UPDATE users SET age = 0"))
-        revision_file(
+        add_revision(
             box,
-            BUMP,
-            revisions.HEAD,
             """
             op.execute("UPDATE users SET age = age + 1")
             op.add_column("users", sa.Column("note", sa.String(20)))
             """,
-        )
-        revision_file(
-            box,
-            NOTE,
             BUMP,
-            'op.create_index("ix_users_note", "users", ["note"])',
+            down=revisions.HEAD,
         )
+        add_revision(
+            box,
+            'op.create_index("ix_users_note", "users", ["note"])',
+            NOTE,
+            down=BUMP,
+        )
+        alembic_ini(box)
         box.engine.dispose()
         yield box
 
@@ -88,7 +64,8 @@ def start_runners(box: Sandbox, count: int, **env: str):
         **env,
     }
     environ.pop("DBLAB_TARGET", None)
-    argv = [sys.executable, "-m", "alembic", "-c", str(ini_file(box))]
+    ini = box.folder / "alembic.ini"  # written by the populated fixture
+    argv = [sys.executable, "-m", "alembic", "-c", str(ini)]
     return [
         subprocess.Popen(  # noqa: S603 (our own interpreter)
             [*argv, "upgrade", "head"],
@@ -129,15 +106,15 @@ def test_concurrent_upgrades_apply_the_chain_once(populated, count) -> None:
 
 
 @pytest.mark.stress
-def test_a_held_lock_is_one_line_after_the_wait(populated, tmp_path) -> None:
+def test_a_held_lock_is_one_line_after_the_wait(
+    populated, tmp_path, add_revision
+) -> None:
     """A runner that cannot get the lock within its bound says so."""
     holder = start_runners(
         populated, 1, DBLAB_TEST_SLOW_REVISION=str(tmp_path / "started")
     )
-    revision_file(
+    add_revision(
         populated,
-        "0c0c0c000003",
-        NOTE,
         """
         import os, pathlib, time
         marker = os.environ.get("DBLAB_TEST_SLOW_REVISION")
@@ -145,6 +122,8 @@ def test_a_held_lock_is_one_line_after_the_wait(populated, tmp_path) -> None:
             pathlib.Path(marker).touch()
             time.sleep(4)
         """,
+        "0c0c0c000003",
+        down=NOTE,
     )
     deadline = time.monotonic() + 30
     while not (tmp_path / "started").exists():
@@ -194,18 +173,20 @@ def test_env_py_takes_engine_connection_or_connect(sandbox) -> None:
     assert migrate.current(sandbox) == (revisions.HEAD,)
 
 
-def test_revisions_still_commit_one_by_one(sandbox) -> None:
+def test_revisions_still_commit_one_by_one(sandbox, add_revision) -> None:
     """Taking the lock must not wrap the whole run in one transaction."""
     from dblab.errors import MigrationError
 
     migrate.upgrade(sandbox, "head")
-    revision_file(
+    add_revision(
         sandbox,
-        BUMP,
-        revisions.HEAD,
         'op.add_column("users", sa.Column("note", sa.String(20)))',
+        BUMP,
+        down=revisions.HEAD,
     )
-    revision_file(sandbox, NOTE, BUMP, 'raise RuntimeError("second fails")')
+    add_revision(
+        sandbox, 'raise RuntimeError("second fails")', NOTE, down=BUMP
+    )
     with pytest.raises(MigrationError, match="second fails"):
         migrate.upgrade(sandbox, "head")
     assert migrate.current(sandbox) == (BUMP,)  # the first one stayed
