@@ -57,9 +57,6 @@ def test_course_notebook_keeps_the_frame(path: Path) -> None:
     assert solution.exists(), f"解答がありません: {solution.name}"
 
 
-HINTED = [p for p in COURSE if p.name[:2] in {"00", "01", "02", "03", "04"}]
-"""Notebooks whose exercises have progressive hints (05-09 join later)."""
-
 SUMMARY = re.compile(r"<details><summary>ヒント (\d+)</summary>")
 
 
@@ -73,7 +70,7 @@ def exercise_section(path: Path) -> list[nbformat.NotebookNode]:
     return cells[start:]
 
 
-@pytest.mark.parametrize("path", HINTED, ids=ids(HINTED))
+@pytest.mark.parametrize("path", COURSE, ids=ids(COURSE))
 def test_every_exercise_has_progressive_hints(path: Path) -> None:
     """Each exercise: >= 2 collapsed hints, numbered, then the solutions."""
     cells = exercise_section(path)
