@@ -1,11 +1,11 @@
-"""Fixtures of the slide tests: the deck built and exported once a session.
+"""Fixtures of the slide tests: the deck built and exported once a run.
 
-The build and the PDF export are slow (~15-40 s each) and independent, so
-they start together in the background as soon as collection has finished
-(when any deck test is selected) and the tests wait only where they need
-the result. Without Node, or without ``slides/node_modules``, the deck
-tests skip (one summary line) -- except in CI (``CI`` set), where a
-missing tool fails them.
+The build and the PDF export are slow (~20-60 s each), so they start in
+the background as soon as collection has finished (when any deck test is
+selected; under xdist the first worker to collect starts them for all)
+and the tests wait only where they need the result. Without Node, or
+without ``slides/node_modules``, the deck tests skip (one summary line)
+-- except in CI (``CI`` set), where a missing tool fails them.
 """
 
 from __future__ import annotations
@@ -36,17 +36,14 @@ def require_node_modules() -> None:
 def _jobs() -> slidedeck.DeckJobs:
     global _JOBS
     if _JOBS is None:
-        _JOBS = slidedeck.DeckJobs()
+        _JOBS = slidedeck.DeckJobs(os.environ.get("PYTEST_XDIST_TESTRUNUID"))
     return _JOBS
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start build and export early, while other tests run."""
-    if (
-        os.environ.get("PYTEST_XDIST_WORKER")
-        or session.config.option.collectonly
-    ):
-        return  # under xdist every worker collects: start on first use
+    if session.config.option.collectonly:
+        return
     wanted = {
         job
         for item in session.items
@@ -59,8 +56,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if "export" in wanted and missing_tools("chromium"):
         wanted.discard("export")
-    for job in sorted(wanted):
-        _jobs().start(job)
+    _jobs().start(*wanted)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,9 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """Build and export time, deck and PDF size: figures for the log."""
-    if _JOBS is None or not _JOBS.seconds:
+    if _JOBS is None or not _JOBS.seconds():
         return
-    parts = [f"{name} {s:.1f} s" for name, s in _JOBS.seconds.items()]
+    parts = [f"{name} {s:.1f} s" for name, s in _JOBS.seconds().items()]
     if _JOBS.dist.exists():
         parts.append(f"dist {slidedeck.size(_JOBS.dist) / 1e6:.1f} MB")
     if _JOBS.pdf.exists():
@@ -81,19 +77,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.write_line("slides: " + ", ".join(parts))
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _JOBS is not None:
-        _JOBS.close()
+        _JOBS.close(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 @pytest.fixture(scope="session")
 def deck_jobs() -> Iterator[slidedeck.DeckJobs]:
-    """Both jobs, started together the first time a deck test needs one."""
+    """Both jobs, started (if nobody has) the first time a test needs one."""
     jobs = _jobs()
     if not missing_tools("node", "npm") and _installed():
-        jobs.start("build")
-        if not missing_tools("chromium"):
-            jobs.start("export")
+        with_export = not missing_tools("chromium")
+        jobs.start("build", *(["export"] if with_export else []))
     yield jobs
 
 

@@ -2,8 +2,8 @@
 
 ``slides()`` splits ``slides/slides.md`` the way Slidev numbers it (a
 ``---`` line starts a slide; a YAML block right after it is that slide's
-frontmatter). ``DeckJobs`` runs ``npm run build`` and ``npm run export``
-in the background, side by side, once per test session.
+frontmatter). ``DeckJobs`` runs ``npm run build`` and then ``npm run
+export`` in the background, once per test run (shared by xdist workers).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import filelock
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -170,47 +171,70 @@ def regions(path: Path) -> dict[str, tuple[int, int]]:
 
 
 class DeckJobs:
-    """``npm run build`` and ``npm run export``, started once, in turn.
+    """``npm run build`` then ``npm run export``, once per test run.
 
-    The build goes to ``<tmp>/site/lecture/`` (a sub-path, to show that the
-    relative base works anywhere), the PDF to ``<tmp>/deck.pdf``. They do
-    not run at the same time: ``slidev build`` writes ``slides/index.html``
-    while it runs, and an export's dev server started then serves that page
-    (a PDF of blank slides). Both run in the background while other tests
-    go on; the export starts, from a thread, when the build has finished.
+    The build goes to ``<folder>/site/lecture/`` (a sub-path, to show that
+    the relative base works anywhere), the PDF to ``<folder>/deck.pdf``.
+    They do not run at the same time: ``slidev build`` writes
+    ``slides/index.html`` while it runs, and an export's dev server started
+    then serves that page (a PDF of blank slides).
+
+    Under xdist every worker makes a ``DeckJobs`` on the same folder (named
+    after the run's ``PYTEST_XDIST_TESTRUNUID``): the first to ask starts
+    the jobs and owns them, and the others wait for the exit codes it
+    writes there. So the jobs start when the workers have collected, not
+    when one of them first reaches a deck test; the last worker to leave
+    removes the folder.
     """
 
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="dblab_slides_"))
+    def __init__(self, run: str | None = None) -> None:
+        if run is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="dblab_slides_"))
+        else:
+            self.folder = Path(tempfile.gettempdir()) / f"dblab_slides_{run}"
+            self.folder.mkdir(exist_ok=True)
         self.site = self.folder / "site"
         self.dist = self.site / "lecture"
         self.pdf = self.folder / "deck.pdf"
+        self.lock = filelock.FileLock(self.folder / ".lock")
+        self.owner = False
         self.processes: dict[str, subprocess.Popen] = {}
-        self.queued: dict[str, threading.Thread] = {}
-        self.started: dict[str, float] = {}
-        self.seconds: dict[str, float] = {}
+        self.runner: threading.Thread | None = None
         self.closed = False
+        with self.lock:
+            users = self.folder / "users"
+            count = int(users.read_text()) if users.exists() else 0
+            users.write_text(str(count + 1))
 
-    def start(self, name: str) -> None:
-        """Start ``build`` or ``export`` unless it already runs."""
-        if name in self.processes or name in self.queued:
-            return
-        build = self.processes.get("build")
-        if name == "export" and build is not None and build.poll() is None:
-            after = threading.Thread(
-                target=self._after, args=(build, name), daemon=True
-            )
-            self.queued[name] = after
-            after.start()
-            return
-        self._launch(name)
+    def start(self, *names: str) -> None:
+        """Start the jobs named, in turn, unless some process already did."""
+        with self.lock:
+            marker = self.folder / "started"
+            if marker.exists():
+                return
+            marker.write_text(" ".join(sorted(names)))
+            self.owner = True
+        ordered = [n for n in ("build", "export") if n in names]
+        self.runner = threading.Thread(
+            target=self._run, args=(ordered,), daemon=True
+        )
+        self.runner.start()
 
-    def _after(self, first: subprocess.Popen, name: str) -> None:
-        first.wait()
-        if not self.closed:
-            self._launch(name)
+    def _run(self, names: list[str]) -> None:
+        for name in names:
+            if self.closed:
+                return
+            started = time.monotonic()
+            try:
+                code = self._launch(name).wait()
+            except OSError as error:  # npm vanished: say so, do not hang
+                (self.folder / f"{name}.log").write_text(str(error))
+                code = -1
+            seconds = time.monotonic() - started
+            (self.folder / f"{name}.seconds").write_text(f"{seconds:.1f}")
+            (self.folder / f"{name}.rc").write_text(str(code))
 
-    def _launch(self, name: str) -> None:
+    def _launch(self, name: str) -> subprocess.Popen:
         npm = shutil.which("npm")
         assert npm, "npm がありません (npm not found)"
         if name == "build":
@@ -219,7 +243,6 @@ class DeckJobs:
             argv = [npm, "run", "export", "--", "--output", str(self.pdf)]
         log = (self.folder / f"{name}.log").open("w", encoding="utf-8")
         env = {**os.environ, "NO_COLOR": "1", "CI": "1"}
-        self.started[name] = time.monotonic()
         self.processes[name] = subprocess.Popen(  # noqa: S603 (argv list)
             argv,
             cwd=SLIDES,
@@ -230,37 +253,50 @@ class DeckJobs:
             start_new_session=True,  # its own group: slidev, vite, chromium
         )
         log.close()
+        return self.processes[name]
 
     def wait(self, name: str) -> str:
         """Wait for a job; return its log, raise if it failed."""
-        self.start(name)
-        if name in self.queued:
-            self.queued[name].join(timeout=JOB_TIMEOUT)
-        process = self.processes.get(name)
-        assert process is not None, f"npm run {name}: 始まっていない"
-        try:
-            code = process.wait(timeout=JOB_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            raise AssertionError(
-                f"npm run {name}: {JOB_TIMEOUT} 秒で終わらない"
-            ) from None
-        self.seconds.setdefault(name, time.monotonic() - self.started[name])
+        rc = self.folder / f"{name}.rc"
+        deadline = time.monotonic() + 2 * JOB_TIMEOUT
+        while not rc.exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"npm run {name}: {2 * JOB_TIMEOUT} 秒で終わらない"
+                )
+            time.sleep(0.2)
+        code = int(rc.read_text())
         log = (self.folder / f"{name}.log").read_text(encoding="utf-8")
         assert code == 0, (
             f"npm run {name} が失敗 (exit {code}):\n{log[-4000:]}"
         )
         return log
 
-    def close(self) -> None:
-        self.closed = True
-        for process in self.processes.values():
-            _kill(process)
-        for queued in self.queued.values():
-            queued.join(timeout=5)
-        for process in self.processes.values():
-            _kill(process)
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def seconds(self) -> dict[str, float]:
+        """How long each finished job took."""
+        return {
+            name: float((self.folder / f"{name}.seconds").read_text())
+            for name in ("build", "export")
+            if (self.folder / f"{name}.seconds").exists()
+        }
+
+    def close(self, interrupted: bool = False) -> None:
+        """Leave the run: the owner lets its jobs finish (others may still
+        wait for them) unless interrupted; the last one out cleans up."""
+        if self.owner and self.runner is not None:
+            if interrupted:
+                self.closed = True
+                for process in list(self.processes.values()):
+                    _kill(process)
+            self.runner.join(timeout=2 * JOB_TIMEOUT)
+            for process in list(self.processes.values()):
+                _kill(process)
+        with self.lock:
+            users = self.folder / "users"
+            count = int(users.read_text()) - 1
+            users.write_text(str(count))
+        if count <= 0:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def run_tool(tool: str, *args: str, timeout: float = 180) -> str:
