@@ -78,18 +78,21 @@ class Target(servers.KitDatabase):
 
 
 def write_identity(
-    engine: Engine, environment: str, id_: str | None = None
+    engine: Engine, environment: str, *, again: IdentityRow | None = None
 ) -> IdentityRow:
     """Make ``engine``'s database say it is ``environment`` (one row).
 
-    ``id_`` keeps an earlier id (a copy of production loaded into
-    staging gets staging's own row back); default: a new random one.
+    ``again``: an earlier row of this target to write back (a copy of
+    production loaded into staging gets staging's own row back);
+    default: a new random id, now.
     """
     row = IdentityRow(
-        id_ or secrets.token_hex(16),
+        secrets.token_hex(16),
         check_name(environment),
         dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
     )
+    if again is not None and again.environment == environment:
+        row = again
     with engine.begin() as connection:
         IDENTITY.create(connection, checkfirst=True)
         connection.execute(sa.delete(IDENTITY))

@@ -85,20 +85,21 @@ def refusal(production: Seen, *others: Seen) -> str | None:
     (its URL reaches someone else's database).
     """
     staging = next(s for s in others if s.name == "staging")
+    same_server = production.server == staging.server
     same_row = (
         production.row is not None
         and staging.row is not None
         and production.row.id == staging.row.id
     )
-    if production.server == staging.server or same_row:
-        how = "サーバーの識別が同じ" if not same_row else (
-            f"同じ識別行 dblab_target_identity id={production.row.id[:8]}…"
-        )
-        hint = "" if not same_row else (
-            "。別のデータベースなら staging は production の行ごとコピー"
-            "されたものです: staging の dblab_target_identity を削除して"
-            "から再実行してください"
-        )
+    if same_server or same_row:
+        how, hint = "サーバーの識別が同じ", ""
+        if not same_server:
+            how = f"同じ識別行 dblab_target_identity {production.row.id[:8]}…"
+            hint = (
+                "。別のデータベースなら staging は production の行ごと"
+                "コピーされたものです: staging の dblab_target_identity を"
+                "削除してから再実行してください"
+            )
         return (
             "本番 (production) と staging が同じデータベースを指して"
             f"います ({how}){hint}。リハーサルが本番を上書きしてしまう"

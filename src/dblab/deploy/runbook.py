@@ -228,9 +228,7 @@ class Runbook:
             own = targets.read_identity(staging.url)
             safety.copy_into(item, staging, tools=self.tools)
             # The dump brought production's identity row: staging's back.
-            targets.write_identity(
-                staging.engine, "staging", own.id if own else None
-            )
+            targets.write_identity(staging.engine, "staging", again=own)
             return staging, False
         server = self.target.server or URL.create("sqlite")
         return safety.restore(item, server, tools=self.tools), True

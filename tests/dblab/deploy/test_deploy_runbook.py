@@ -35,9 +35,19 @@ def index_names(target: targets.Target) -> set[str]:
     return {i["name"] for i in sa.inspect(target.engine).get_indexes("users")}
 
 
+def identity_rows(where: targets.Targets) -> dict[str, targets.IdentityRow]:
+    return {
+        name: targets.read_identity(where.url(name)) for name in targets.NAMES
+    }
+
+
 def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     production = where["production"]
     before = safety.fingerprint(production)
+    rows = identity_rows(where)
+    assert {n: r.environment for n, r in rows.items()} == {
+        n: n for n in targets.NAMES
+    }
     dp.add_revision(where, "INDEX")
     report = deploy.deploy(
         where=where, app=deploy.App(metadata=dp.metadata_with_index())
@@ -58,6 +68,9 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     assert report.rehearsal.schema_changes == [
         "+ インデックス users.ix_users_name"
     ]
+    # The copy of production loaded into staging got staging's row back;
+    # the kit table passed alembic check, the fingerprints, the schema.
+    assert identity_rows(where) == rows
 
     dp.add_revision(where, "UNIQUE")
     deployed = safety.fingerprint(production)
@@ -195,3 +208,17 @@ def test_env_py_resolves_a_target(where, monkeypatch) -> None:
     cfg.cmd_opts = type("Options", (), {"x": ["target=nowhere"]})()
     with pytest.raises(Exception, match="unknown target"):
         command.upgrade(cfg, "heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # read_identity: all three
+def test_targets_of_an_older_kit_without_identity_rows(where) -> None:
+    for name in ("production", "staging"):
+        with where[name].engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE dblab_target_identity"))
+    dp.add_revision(where, "INDEX")
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert report.ok, report
+    assert "識別行なし (production, staging" in report.steps[0].detail
+    rows = identity_rows(where)
+    assert rows["production"] is None  # not written behind the owner's back
+    assert rows["staging"].environment == "staging"  # the kit's copy
