@@ -11,8 +11,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dblab import migrate, revisions, safety, schema, servers, settings
-from dblab import targets
+from dblab import (
+    migrate,
+    revisions,
+    safety,
+    schema,
+    servers,
+    settings,
+    targets,
+)
 from dblab.batching.progress import PROGRESS
 from dblab.errors import DblabError
 from dblab.sandbox import Sandbox
