@@ -222,3 +222,57 @@ def test_targets_of_an_older_kit_without_identity_rows(where) -> None:
     rows = identity_rows(where)
     assert rows["production"] is None  # not written behind the owner's back
     assert rows["staging"].environment == "staging"  # the kit's copy
+
+
+CONCURRENT_INDEX = '''"""index users.name concurrently (UNIQUE on production)
+
+Revision ID: 9a1e0c3d5bc1
+"""
+from alembic import op
+
+revision = "9a1e0c3d5bc1"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    live = not op.get_context().as_sql
+    name = op.get_bind().engine.url.database if live else ""
+    unique = "UNIQUE " if "production" in (name or "") else ""
+    with op.get_context().autocommit_block():
+        op.execute(
+            f"CREATE {{unique}}INDEX CONCURRENTLY ix_users_name "
+            "ON users (name)"
+        )
+
+
+def downgrade():
+    op.execute("DROP INDEX ix_users_name")
+'''
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # CONCURRENTLY
+def test_a_failed_concurrent_build_is_reported_as_a_leftover(where) -> None:
+    """Two users share a name: the UNIQUE build fails on production only
+    and leaves an INVALID index, which the report names."""
+    users = sa.table("users", sa.column("name"), sa.column("email"))
+    with where["production"].engine.begin() as connection:
+        connection.execute(
+            sa.insert(users),
+            [
+                {"name": "同名", "email": f"twin{i}@example.com"}
+                for i in (1, 2)
+            ],
+        )
+    path = where.migrations / "versions" / "2024_06_02_0000-9a1e0c3d5bc1_c.py"
+    path.write_text(CONCURRENT_INDEX.format(head=dp.HEAD), encoding="utf-8")
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert not report.ok and not report.restored
+    assert report.status("rehearse") == "ok"
+    assert report.status("apply") == "failed"
+    found = report.aftermath
+    assert found.committed == [] and found.now == (dp.HEAD,)
+    assert "INVALID index ix_users_name" in found.leftovers
+    assert "INVALID index ix_users_name" in str(report)
+    assert "CREATE UNIQUE INDEX CONCURRENTLY" in (found.statement or "")
