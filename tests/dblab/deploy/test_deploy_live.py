@@ -94,6 +94,12 @@ def deploy_with_writer(where, key: str, **app: object):
         )
     finally:
         lost = writer.lost()
+    scenario = key + ("+check" if app else "")
+    print(  # the figures of the closing note (pytest -s)
+        f"MEASURE deploy {where.backend} {scenario}: committed "
+        f"{len(writer.committed)}, lost {len(lost)}, refused writes "
+        f"{writer.failures}"
+    )
     assert len(writer.committed) > 20, "the writer hardly wrote"
     assert lost == [], f"{len(lost)} of {len(writer.committed)} rows lost"
     return report
