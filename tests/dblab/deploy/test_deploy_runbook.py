@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from dblab import cli, deploy, migrate, safety, targets
 from dblab.checks import deploy_to_production as dp
+from dblab.deploy.records import Records
 
 USERS = 60
 
@@ -68,6 +69,8 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     assert report.rehearsal.schema_changes == [
         "+ インデックス users.ix_users_name"
     ]
+    (record,) = Records(where.folder / "rehearsals.json").read().values()
+    assert record["ok"] and record["rows"]["users"] == before["users"].rows
     # The copy of production loaded into staging got staging's row back;
     # the kit table passed alembic check, the fingerprints, the schema.
     assert identity_rows(where) == rows
