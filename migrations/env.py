@@ -17,7 +17,8 @@ Where the database comes from, in order:
 4. the app's own settings: ``DATABASE_URL`` or ``DB_*`` (``app.database``).
 
 ``target_metadata`` is the app's, unless a notebook hands in its own
-through ``config.attributes["target_metadata"]``.
+through ``config.attributes["target_metadata"]``. The kit's own tables
+(``dblab_*``) are not compared by ``alembic check`` / autogenerate.
 
 On SQLite every migration runs in batch mode (SQLite's ALTER TABLE can
 do little) with foreign keys off, because the table rebuild's DROP would
@@ -89,10 +90,23 @@ target_metadata = (
 )
 
 
+KIT_TABLE_PREFIX = "dblab_"
+"""Tables of the teaching kit, not the app's (``dblab_target_identity``,
+``dblab_batch_progress``): ``alembic check`` and autogenerate leave them
+alone. The same prefix as ``dblab.servers.KIT_TABLE_PREFIX`` (the app
+does not import the kit; a test compares the two)."""
+
+
+def include_name(name, type_, parent_names) -> bool:  # noqa: ARG001
+    """Autogenerate reflects every table but the kit's own."""
+    return type_ != "table" or not (name or "").startswith(KIT_TABLE_PREFIX)
+
+
 def options(dialect_name: str) -> dict[str, object]:
     """The options shared by the offline and the online path."""
     return {
         "target_metadata": target_metadata,
+        "include_name": include_name,
         "render_as_batch": dialect_name == "sqlite",
         # With the driver recipe in app.database, SQLite rolls back DDL.
         "transactional_ddl": dialect_name != "mysql",

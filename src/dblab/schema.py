@@ -6,6 +6,8 @@
 - :func:`snapshot` and :func:`diff`: the schema at two points in time, and
   a readable list of the differences.
 
+The kit's own tables (``dblab_*``, see :func:`dblab.servers.kit_table`)
+and ``alembic_version`` are left out of pictures of a live database.
 Types are shown in one portable spelling (``INTEGER``, ``VARCHAR(120)``),
 so the same schema looks the same on SQLite, PostgreSQL and MariaDB.
 """
@@ -18,8 +20,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine, MetaData
 
+from dblab import servers
+
 Source = Engine | MetaData
 HIDDEN = {"alembic_version"}
+"""Bookkeeping, not the app's schema (as the kit's ``dblab_*`` tables)."""
 
 
 class Mermaid:
@@ -140,7 +145,11 @@ def _from_metadata(metadata: MetaData) -> Snapshot:
 def _from_engine(engine: Engine, count_rows: bool) -> Snapshot:
     inspector = sa.inspect(engine)
     snap = Snapshot()
-    names = [n for n in inspector.get_table_names() if n not in HIDDEN]
+    names = [
+        n
+        for n in inspector.get_table_names()
+        if n not in HIDDEN and not servers.kit_table(n)
+    ]
     for name in sorted(names):
         pk = set(inspector.get_pk_constraint(name)["constrained_columns"])
         fks = inspector.get_foreign_keys(name)

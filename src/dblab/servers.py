@@ -10,7 +10,8 @@ Everything that needs the *server* rather than a database lives here:
   revoked from PUBLIC, so only its owner and superusers get in);
 - whether a database exists, the kit's databases on a server, and
   emptying a database (drop every table);
-- :class:`KitDatabase`, the base of sandboxes and deploy targets.
+- :class:`KitDatabase`, the base of sandboxes and deploy targets;
+- which tables are the kit's own (``dblab_*``), not the app's.
 """
 
 from __future__ import annotations
@@ -30,8 +31,18 @@ from app.database import make_engine
 from dblab import settings
 
 PREFIX = "dblab_"
+KIT_TABLE_PREFIX = "dblab_"
+"""The kit's own tables in an app database (``dblab_target_identity``,
+``dblab_batch_progress``): not the app's schema, so schema pictures,
+fingerprints and ``alembic check`` (``migrations/env.py``) leave them out.
+"""
 MAX_NAME = 63  # PostgreSQL's identifier limit (MariaDB's is 64)
 MAX_LOGIN = 20
+
+
+def kit_table(name: str | None) -> bool:
+    """Is ``name`` one of the kit's own tables (see ``KIT_TABLE_PREFIX``)?"""
+    return bool(name) and name.startswith(KIT_TABLE_PREFIX)
 
 
 def maintenance_url(url: URL) -> URL:

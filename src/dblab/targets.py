@@ -15,17 +15,28 @@ elsewhere with ``DBLAB_TARGET_<NAME>_URL``.
 ``migrations/env.py`` resolves ``-x target=NAME`` (or ``DBLAB_TARGET``)
 through :func:`url` -- the one place the naming convention lives.
 Unlike a sandbox, a :class:`Target` is never dropped by ``close()``.
+
+:func:`prepare` writes an identity row into each target it creates (the
+kit table ``dblab_target_identity``: environment name, a random id, the
+time): two URLs that reach one database read the same row, however they
+are spelled (``dblab.deploy.identity`` compares them).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 from dblab import migrate, servers, settings
 from dblab.errors import DblabError
@@ -37,6 +48,25 @@ class TargetError(DblabError):
     """A target name or target URL cannot be used."""
 
 
+IDENTITY = sa.Table(
+    "dblab_target_identity",
+    sa.MetaData(),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("environment", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+"""One row per target: which environment this database is (a kit table,
+left out of the app's schema checks: see ``servers.kit_table``)."""
+
+
+class IdentityRow(NamedTuple):
+    """A target's identity row: what ``prepare()`` wrote into it."""
+
+    id: str
+    environment: str
+    created_at: dt.datetime
+
+
 class Target(servers.KitDatabase):
     """A long-lived database with a name; ``close()`` only disposes it.
 
@@ -45,6 +75,61 @@ class Target(servers.KitDatabase):
     """
 
     kind = "Target"
+
+
+def write_identity(
+    engine: Engine, environment: str, *, again: IdentityRow | None = None
+) -> IdentityRow:
+    """Make ``engine``'s database say it is ``environment`` (one row).
+
+    ``again``: an earlier row of this target to write back (a copy of
+    production loaded into staging gets staging's own row back);
+    default: a new random id, now.
+    """
+    row = IdentityRow(
+        secrets.token_hex(16),
+        check_name(environment),
+        dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
+    )
+    if again is not None and again.environment == environment:
+        row = again
+    with engine.begin() as connection:
+        IDENTITY.create(connection, checkfirst=True)
+        connection.execute(sa.delete(IDENTITY))
+        connection.execute(sa.insert(IDENTITY).values(**row._asdict()))
+    return row
+
+
+def read_identity(url: URL) -> IdentityRow | None:
+    """The identity row of the database ``url`` reaches.
+
+    None when there is none to read: the database (or SQLite file) does
+    not exist, or it was made without the row (an older kit, a database
+    the kit did not create). Nothing is created by looking.
+    """
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not url.database or url.database == ":memory:":
+            return None
+        if not path.is_file():
+            return None
+    engine = sa.create_engine(
+        url, poolclass=NullPool, connect_args=settings.connect_args(url)
+    )
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(IDENTITY.name):
+                return None
+            rows = connection.execute(
+                sa.select(*IDENTITY.c).order_by(IDENTITY.c.created_at)
+            ).all()
+    except sa.exc.OperationalError:
+        return None  # no such database (checked again, with a message)
+    finally:
+        engine.dispose()
+    if len(rows) != 1:
+        return None  # emptied, or rows pasted in by hand: not usable
+    return IdentityRow(*rows[0])
 
 
 def prefix(server: URL | None = None) -> str:
@@ -200,13 +285,15 @@ def prepare(
     dev stays empty (a developer's laptop), staging is empty until a
     rehearsal copies production into it, production gets realistic rows
     (``users`` defaults to 20 000, 300 under ``DBLAB_SCALE=test``) plus a
-    tenth as many employees and two addresses per person.
+    tenth as many employees and two addresses per person. Each target
+    gets its identity row (:func:`write_identity`).
     """
     from dblab import seed as seeder
 
     for name in NAMES:
         target = targets.create(name)
         migrate.upgrade(target, revision, **targets.options())
+        write_identity(target.engine, name)
     count = users if users is not None else settings.scaled(20_000, 300)
     return seeder.app_data(
         targets["production"].engine,

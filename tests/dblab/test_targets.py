@@ -3,6 +3,7 @@ by ``close()``."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 
@@ -10,7 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dblab import migrate, revisions, servers, settings, targets
+from dblab import (
+    migrate,
+    revisions,
+    safety,
+    schema,
+    servers,
+    settings,
+    targets,
+)
+from dblab.batching.progress import PROGRESS
 from dblab.errors import DblabError
 from dblab.sandbox import Sandbox
 
@@ -88,3 +98,47 @@ def test_migrate_uses_the_target_sets_migrations_copy(
     assert migrate.config(where["dev"]).get_main_option(
         "script_location"
     ) == str(where.folder / "migrations")
+
+
+def test_identity_row_is_written_read_and_hidden_from_the_app(
+    where: targets.Targets,
+) -> None:
+    """The row is the kit's: alembic check, fingerprints and schema
+    pictures leave kit tables (``dblab_*``) out."""
+    url = where.url("dev")
+    assert targets.read_identity(url) is None  # nothing made by looking
+    assert not where.exists("dev")
+    dev = where.create("dev")
+    migrate.upgrade(dev, "head")
+    assert targets.read_identity(url) is None  # a target of an older kit
+    row = targets.write_identity(dev.engine, "dev")
+    PROGRESS.create(dev.engine)
+    assert targets.read_identity(url) == row
+    assert (row.environment, len(row.id)) == ("dev", 32)
+    tables = set(sa.inspect(dev.engine).get_table_names())
+    assert {"dblab_target_identity", "dblab_batch_progress"} <= tables
+    assert migrate.check(dev) is None
+    unfiltered = where.folder / "unfiltered"  # the test can fail:
+    shutil.copytree(settings.MIGRATIONS, unfiltered)
+    env = unfiltered / "env.py"
+    text = env.read_text(encoding="utf-8")
+    env.write_text(text.replace('"include_name": include_name,', ""))
+    drift = migrate.check(dev, script_location=unfiltered) or ""
+    assert "dblab_target_identity" in drift
+    assert not any(servers.kit_table(t) for t in safety.fingerprint(dev))
+    assert not any(
+        servers.kit_table(t) for t in schema.snapshot(dev.engine).tables
+    )
+    # Written again: one row, a new id (prepare() on an emptied target).
+    assert targets.write_identity(dev.engine, "dev").id != row.id
+    with dev.engine.connect() as connection:
+        count = sa.select(sa.func.count()).select_from(targets.IDENTITY)
+        assert connection.execute(count).scalar() == 1
+
+
+def test_env_py_hides_the_kits_tables_by_the_same_prefix() -> None:
+    """migrations/env.py may not import dblab: its prefix is a copy."""
+    source = (settings.MIGRATIONS / "env.py").read_text(encoding="utf-8")
+    found = re.search(r'^KIT_TABLE_PREFIX = "([^"]+)"', source, re.M)
+    assert found and found.group(1) == servers.KIT_TABLE_PREFIX
+    assert '"include_name": include_name' in source

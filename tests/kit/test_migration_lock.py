@@ -91,6 +91,10 @@ def finished(runners) -> list[tuple[int, str]]:
 )
 def test_concurrent_upgrades_apply_the_chain_once(populated, count) -> None:
     results = finished(start_runners(populated, count))
+    print(  # the figures of the closing note (pytest -s)
+        f"MEASURE upgrade x{count} {populated.backend}: exit codes "
+        f"{[code for code, _ in results]}"
+    )
     for code, err in results:
         assert "Traceback" not in err, err
         if code != 0:

@@ -1,7 +1,9 @@
 """Preflight: may the runbook touch this target at all?
 
-The target exists, is not the staging database, is stamped at a revision
-the code knows, and has not drifted from the schema of that revision.
+The target exists, is not the staging database (by the server's identity
+and the targets' identity rows: :mod:`dblab.deploy.identity`), is stamped
+at a revision the code knows, and has not drifted from the schema of that
+revision.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy.engine import URL
 
 from dblab import migrate, schema, settings, targets
 from dblab import sandbox as sandboxes
-from dblab.deploy.identity import identity
+from dblab.deploy import identity
 from dblab.errors import DblabError
 
 
@@ -24,15 +26,15 @@ _REFERENCES: dict[tuple, schema.Snapshot] = {}
 """Expected schemas by (server, revision, versions hash): see drift()."""
 
 
-def check_target(where: targets.Targets, name: str) -> tuple[str, ...]:
-    """Stop with one line if ``name`` cannot be deployed to; its revision."""
-    production, staging = where.url("production"), where.url("staging")
-    if same_database(production, staging):
-        raise DeployError(
-            "本番 (production) と staging が同じデータベースを指して"
-            f"います ({shown(production)})。リハーサルが本番を上書き"
-            "してしまうので中止します (production URL equals staging's)"
-        )
+def check_target(
+    where: targets.Targets, name: str
+) -> tuple[tuple[str, ...], list[str]]:
+    """Stop with one line if ``name`` cannot be deployed to.
+
+    Returns its revision and the targets that have no identity row (made
+    by an older kit: told apart by the server's identity alone).
+    """
+    missing = check_identity(where, name)
     target = where[name]
     if not where.exists(name):
         raise DeployError(
@@ -59,7 +61,20 @@ def check_target(where: targets.Targets, name: str) -> tuple[str, ...]:
             f"(drifted): {'; '.join(found)}。手作業の変更を調べて"
             "から流してください"
         )
-    return current
+    return current, missing
+
+
+def check_identity(where: targets.Targets, name: str) -> list[str]:
+    """Refuse one database as production and staging, or a target URL
+    that reaches another environment's database; the rowless targets."""
+    found = [identity.seen(where, "production")]
+    for other in dict.fromkeys(("staging", name)):
+        if other != "production":
+            found.append(identity.seen(where, other))
+    problem = identity.refusal(*found)
+    if problem:
+        raise DeployError(f"{problem}: {shown(found[0].url)}")
+    return identity.missing_rows(*found)
 
 
 def drift(
@@ -90,13 +105,6 @@ def drift(
         _REFERENCES[key] = expected
     actual = schema.snapshot(target.engine, count_rows=False)
     return schema.diff(expected, actual).changes
-
-
-def same_database(a: URL, b: URL) -> bool:
-    """True when both URLs reach one database, however they are spelled."""
-    if a.get_backend_name() != b.get_backend_name():
-        return False
-    return identity(a) == identity(b)
 
 
 def shown(url: URL) -> str:

@@ -2,8 +2,9 @@
 
 One JSON file (``<work>/targets/<prefix>/rehearsals.json``) maps a key --
 target, the state the rehearsal started from, the revision range and the
-hash of the pending revision files -- to what the rehearsal showed. The
-apply step looks its plan up here and refuses without a success.
+hash of the pending revision files -- to what the rehearsal showed, with
+the row counts it was rehearsed on. The apply step looks its plan up
+here and refuses without a success.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ class Records:
             "ok": rehearsal.ok,
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "backup": str(backup.path) if backup else None,
+            # The data size it was rehearsed on (validity is not keyed
+            # to the data, which moves on a database in use).
+            "rows": {
+                name: found.rows
+                for name, found in (rehearsal.before or {}).items()
+            },
             "changed_tables": rehearsal.changed_tables,
             "schema_changes": rehearsal.schema_changes,
             "after": rehearsal.after.to_json() if rehearsal.after else None,

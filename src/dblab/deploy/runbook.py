@@ -160,7 +160,7 @@ class Runbook:
     def preflight(self) -> tuple[str, ...]:
         """Stop with one line if the target cannot be deployed to."""
         with self.report.step("preflight") as step:
-            current = check_target(self.targets, self.name)
+            current, rowless = check_target(self.targets, self.name)
             self.report.revision_before = current
             self.report.revision_after = current
             step.detail = (
@@ -168,6 +168,11 @@ class Runbook:
                 f"{', '.join(current) or 'base'}; 未知の revision なし、"
                 "ドリフトなし (no drift)"
             )
+            if rowless:
+                step.detail += (
+                    f"; 識別行なし ({', '.join(rowless)}: 古いキットで作成。"
+                    "サーバーの識別だけで区別; no identity row)"
+                )
         return current
 
     def plan(self) -> Plan:
@@ -220,7 +225,10 @@ class Runbook:
         """Staging as a copy of production, or a scratch copy."""
         if self.name == "production" and not self.dry_run:
             staging = self.targets["staging"]
+            own = targets.read_identity(staging.url)
             safety.copy_into(item, staging, tools=self.tools)
+            # The dump brought production's identity row: staging's back.
+            targets.write_identity(staging.engine, "staging", again=own)
             return staging, False
         server = self.target.server or URL.create("sqlite")
         return safety.restore(item, server, tools=self.tools), True

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from dblab import servers
 from dblab.safety.databases import Database, engine_of
 
 
@@ -70,7 +71,9 @@ def fingerprint(db: Database) -> Fingerprint:
     Each row's values are normalized (numbers by value, times in UTC,
     bytes as hex) and hashed in Python with the column names sorted; the
     row hashes are summed, so row order does not matter and a duplicated
-    row does. Views are not tables and are not included.
+    row does. Views are not tables and are not included, nor are the
+    kit's own tables (``dblab_*``: a target's identity row, batch
+    progress), which are not the app's data.
     """
     engine = engine_of(db)
     options = {}
@@ -86,6 +89,8 @@ def fingerprint_on(connection: sa.Connection) -> Fingerprint:
     """The fingerprint as ``connection``'s transaction sees the data."""
     result = Fingerprint()
     for name in sorted(sa.inspect(connection).get_table_names()):
+        if servers.kit_table(name):
+            continue  # the kit's bookkeeping (identity row, progress)
         result[name] = _table_fingerprint(connection, name)
     return result
 

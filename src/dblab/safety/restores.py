@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 
 from dblab import sandbox as sandboxes
 from dblab import servers, settings
+from dblab.safety import mariadb_swap
 from dblab.safety.backups import Backup
 from dblab.safety.databases import (
     BackupError,
@@ -93,8 +94,8 @@ def restore_in_place(
       fresh database takes its name, the old one is dropped;
     - MariaDB (no RENAME DATABASE): one multi-table ``RENAME TABLE``
       moves the old tables aside and the loaded ones in, atomically
-      (writers wait on the tables' metadata locks); views and triggers
-      are refused rather than lost;
+      (writers wait on the tables' metadata locks); the dump's views and
+      triggers are created anew (:mod:`dblab.safety.mariadb_swap`);
     - SQLite: the online backup API copies the loaded file into the open
       one in a single transaction (replacing an open file fails on
       Windows).
@@ -140,7 +141,7 @@ def restore_in_place(
         elif backend == "postgresql":
             _swap_postgresql(server, name, fresh.name)
         else:
-            _swap_mysql(server, name, fresh.name)
+            mariadb_swap.swap(server, name, fresh.name)
     finally:
         fresh.close()
     engine.dispose()
@@ -219,44 +220,6 @@ def _swap_postgresql(server: URL, name: str, fresh: str) -> None:
                     f"ALTER DATABASE {quote(fresh)} RENAME TO {quote(name)}"
                 )
             )
-    finally:
-        admin.dispose()
-    servers.drop_database(server, aside)
-
-
-def _swap_mysql(server: URL, name: str, fresh: str) -> None:
-    aside = f"{name[:40]}_old_{secrets.token_hex(4)}"
-    admin = servers.admin_engine(server)
-    quote = admin.dialect.identifier_preparer.quote
-    listed = sa.text(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = :schema AND table_type = 'BASE TABLE'"
-    )
-    extras = sa.text(
-        "SELECT (SELECT count(*) FROM information_schema.views "
-        "WHERE table_schema IN (:a, :b)) + (SELECT count(*) FROM "
-        "information_schema.triggers WHERE trigger_schema IN (:a, :b))"
-    )
-    try:
-        with admin.connect() as connection:
-            if connection.execute(extras, {"a": name, "b": fresh}).scalar():
-                raise BackupError(
-                    f"{name} にビューかトリガーがあるため、表の入れ替えで"
-                    "復元できません。元のデータベースはそのままです (views or "
-                    "triggers present; nothing swapped)"
-                )
-            old = connection.execute(listed, {"schema": name}).scalars().all()
-            new = connection.execute(listed, {"schema": fresh}).scalars().all()
-            servers.create_database(server, aside)
-            moves = [
-                f"{quote(name)}.{quote(t)} TO {quote(aside)}.{quote(t)}"
-                for t in old
-            ] + [
-                f"{quote(fresh)}.{quote(t)} TO {quote(name)}.{quote(t)}"
-                for t in new
-            ]
-            if moves:
-                connection.execute(sa.text("RENAME TABLE " + ", ".join(moves)))
     finally:
         admin.dispose()
     servers.drop_database(server, aside)

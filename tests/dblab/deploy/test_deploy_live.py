@@ -10,6 +10,7 @@ pre-deploy dump over production and discarded the writer's rows.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from dblab import deploy, migrate, targets
+from dblab import deploy, migrate, safety, targets
 from dblab.checks import deploy_to_production as dp
+from dblab.deploy import identity as deploy_identity
 
 USERS = sa.table("users", sa.column("name"), sa.column("email"))
 
@@ -92,6 +94,12 @@ def deploy_with_writer(where, key: str, **app: object):
         )
     finally:
         lost = writer.lost()
+    scenario = key + ("+check" if app else "")
+    print(  # the figures of the issue's closing note (pytest -s)
+        f"MEASURE deploy {where.backend} {scenario}: committed "
+        f"{len(writer.committed)}, lost {len(lost)}, refused writes "
+        f"{writer.failures}"
+    )
     assert len(writer.committed) > 20, "the writer hardly wrote"
     assert lost == [], f"{len(lost)} of {len(writer.committed)} rows lost"
     return report
@@ -135,30 +143,59 @@ def test_a_failing_verification_with_a_writer(where) -> None:
     assert found.now == (dp.revision_id("INDEX"),)
 
 
-def test_staging_spelled_differently_is_refused(where) -> None:
-    """localhost / 127.0.0.1 / an explicit port / a query string."""
+def untouched(where: targets.Targets) -> dict[str, object]:
+    """The three targets' data, revision and identity rows."""
+    return {
+        name: (
+            safety.fingerprint(where[name]),
+            migrate.current(where[name]),
+            targets.read_identity(where.url(name)),
+        )
+        for name in targets.NAMES
+    }
+
+
+def refused(where: targets.Targets, staging: sa.URL, match: str) -> None:
+    same = targets.Targets(
+        server=where.server,
+        prefix=where.prefix,
+        migrations=where.migrations,
+        urls={"staging": staging},
+    )
+    dp.add_revision(same, "INDEX")
+    try:
+        with pytest.raises(deploy.DeployError, match=match):
+            deploy.deploy(where=same, app=dp.app(dp.metadata_with_index()))
+    finally:
+        same.close()
+
+
+def test_staging_spelled_differently_is_refused(where, monkeypatch) -> None:
+    """localhost / 127.0.0.1 / an explicit port / a query string: refused
+    by the server's identity, and by the identity rows where the server's
+    answer is made to differ; a staging URL reaching dev: refused."""
     production = where.url("production")
     if where.backend == "sqlite":
         path = production.database
         spellings = [production.set(database=path.replace("/", "/./", 1))]
     else:
         port = 5432 if where.backend == "postgresql" else 3306
+        other = "localhost" if production.host != "localhost" else "127.0.0.1"
         spellings = [
-            production.set(host="localhost"),
+            production.set(host=other),
             production.set(port=production.port or port),
             production.update_query_dict({"connect_timeout": "7"}),
         ]
-    before = {name: migrate.current(where[name]) for name in targets.NAMES}
+    before = untouched(where)
+    assert before["production"][2].environment == "production"
     for staging in spellings:
-        same = targets.Targets(
-            server=where.server,
-            prefix=where.prefix,
-            migrations=where.migrations,
-            urls={"staging": staging},
-        )
-        dp.add_revision(same, "INDEX")
-        with pytest.raises(deploy.DeployError, match="同じデータベース"):
-            deploy.deploy(where=same, app=dp.app(dp.metadata_with_index()))
-        same.close()
-    after = {name: migrate.current(where[name]) for name in targets.NAMES}
-    assert after == before
+        refused(where, staging, "同じデータベース.*サーバーの識別が同じ")
+    # A server that cannot tell (a proxy renaming databases, two
+    # containers with one host name): the identity row still can.
+    monkeypatch.setattr(
+        deploy_identity, "identity", lambda url: (secrets.token_hex(8),)
+    )
+    for staging in spellings:
+        refused(where, staging, "同じデータベース.*同じ識別行")
+    refused(where, where.url("dev"), "staging の URL .*によると dev です")
+    assert untouched(where) == before

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from dblab import cli, deploy, migrate, safety, targets
 from dblab.checks import deploy_to_production as dp
+from dblab.deploy.records import Records
 
 USERS = 60
 
@@ -35,9 +36,19 @@ def index_names(target: targets.Target) -> set[str]:
     return {i["name"] for i in sa.inspect(target.engine).get_indexes("users")}
 
 
+def identity_rows(where: targets.Targets) -> dict[str, targets.IdentityRow]:
+    return {
+        name: targets.read_identity(where.url(name)) for name in targets.NAMES
+    }
+
+
 def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     production = where["production"]
     before = safety.fingerprint(production)
+    rows = identity_rows(where)
+    assert {n: r.environment for n, r in rows.items()} == {
+        n: n for n in targets.NAMES
+    }
     dp.add_revision(where, "INDEX")
     report = deploy.deploy(
         where=where, app=deploy.App(metadata=dp.metadata_with_index())
@@ -58,6 +69,11 @@ def test_success_then_a_failed_rehearsal_leaves_production(where) -> None:
     assert report.rehearsal.schema_changes == [
         "+ インデックス users.ix_users_name"
     ]
+    (record,) = Records(where.folder / "rehearsals.json").read().values()
+    assert record["ok"] and record["rows"]["users"] == before["users"].rows
+    # The copy of production loaded into staging got staging's row back;
+    # the kit table passed alembic check, the fingerprints, the schema.
+    assert identity_rows(where) == rows
 
     dp.add_revision(where, "UNIQUE")
     deployed = safety.fingerprint(production)
@@ -195,3 +211,71 @@ def test_env_py_resolves_a_target(where, monkeypatch) -> None:
     cfg.cmd_opts = type("Options", (), {"x": ["target=nowhere"]})()
     with pytest.raises(Exception, match="unknown target"):
         command.upgrade(cfg, "heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # read_identity: all three
+def test_targets_of_an_older_kit_without_identity_rows(where) -> None:
+    for name in ("production", "staging"):
+        with where[name].engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE dblab_target_identity"))
+    dp.add_revision(where, "INDEX")
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert report.ok, report
+    assert "識別行なし (production, staging" in report.steps[0].detail
+    rows = identity_rows(where)
+    assert rows["production"] is None  # not written behind the owner's back
+    assert rows["staging"].environment == "staging"  # the kit's copy
+
+
+CONCURRENT_INDEX = '''"""index users.name concurrently (UNIQUE on production)
+
+Revision ID: 9a1e0c3d5bc1
+"""
+from alembic import op
+
+revision = "9a1e0c3d5bc1"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    live = not op.get_context().as_sql
+    name = op.get_bind().engine.url.database if live else ""
+    unique = "UNIQUE " if "production" in (name or "") else ""
+    with op.get_context().autocommit_block():
+        op.execute(
+            f"CREATE {{unique}}INDEX CONCURRENTLY ix_users_name "
+            "ON users (name)"
+        )
+
+
+def downgrade():
+    op.execute("DROP INDEX ix_users_name")
+'''
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # CONCURRENTLY
+def test_a_failed_concurrent_build_is_reported_as_a_leftover(where) -> None:
+    """Two users share a name: the UNIQUE build fails on production only
+    and leaves an INVALID index, which the report names."""
+    users = sa.table("users", sa.column("name"), sa.column("email"))
+    with where["production"].engine.begin() as connection:
+        connection.execute(
+            sa.insert(users),
+            [
+                {"name": "同名", "email": f"twin{i}@example.com"}
+                for i in (1, 2)
+            ],
+        )
+    path = where.migrations / "versions" / "2024_06_02_0000-9a1e0c3d5bc1_c.py"
+    path.write_text(CONCURRENT_INDEX.format(head=dp.HEAD), encoding="utf-8")
+    report = deploy.deploy(where=where, app=dp.app(dp.metadata_with_index()))
+    assert not report.ok and not report.restored
+    assert report.status("rehearse") == "ok"
+    assert report.status("apply") == "failed"
+    found = report.aftermath
+    assert found.committed == [] and found.now == (dp.HEAD,)
+    assert "INVALID index ix_users_name" in found.leftovers
+    assert "INVALID index ix_users_name" in str(report)
+    assert "CREATE UNIQUE INDEX CONCURRENTLY" in (found.statement or "")
