@@ -114,7 +114,7 @@ def _unique_hint(error: Exception) -> Result | None:
     ):
         return failed(
             "joinedload の結果に .unique() がありません。1 対多を JOIN すると"
-            "同じ利用者が住所の数だけ行に現れるので、"
+            "同じ利用者がアドレスの数だけ行に現れるので、"
             "session.scalars(...).unique().all() として重複を除きます。",
             SECTION_EAGER,
         )
@@ -161,7 +161,7 @@ def eager_users(
     if repeated:
         return failed(
             f"同じ利用者が複数回返っています (id {repeated[:5]} ...)。"
-            "住所の表と JOIN した結果をそのまま返していませんか。"
+            "アドレスの表と JOIN した結果をそのまま返していませんか。"
             "読み込み方の指定は .options(...) に書きます。",
             section,
         )
@@ -169,14 +169,14 @@ def eager_users(
     if missing:
         return failed(
             f"返っていない利用者が {len(missing)} 人います "
-            f"(全 {len(truth)} 人のうち)。住所のない利用者も含めて、"
+            f"(全 {len(truth)} 人のうち)。アドレスのない利用者も含めて、"
             "すべての利用者を返してください。",
             section,
         )
     wrong = sorted(k for k in truth if got[k] != truth[k])
     if wrong:
         return failed(
-            f"住所の中身が違う利用者がいます (id {wrong[:5]})。",
+            f"アドレスの中身が違う利用者がいます (id {wrong[:5]})。",
             section,
         )
     if statements > MAX_STATEMENTS:
@@ -188,7 +188,7 @@ def eager_users(
             "ヒント: select(User).options(selectinload(User.addresses))",
         )
     return passed(
-        f"{len(truth)} 人の利用者と住所を、SQL {statements} 文で"
+        f"{len(truth)} 人の利用者とアドレスを、SQL {statements} 文で"
         "読み込みました。",
         *(
             re.sub(r"(\?, ){3,}\?", "?, ?, ..., ?", line)

@@ -35,13 +35,13 @@ def _shape_problem(rows: list[tuple]) -> Result | None:
         return failed("1 行も返っていません。", section)
     if any(len(row) != 2 for row in rows):
         return failed(
-            f"各行は (名前, 住所の数) の 2 列にしてください "
+            f"各行は (名前, アドレスの数) の 2 列にしてください "
             f"(最初の行: {rows[0]!r})。",
             section,
         )
     if not all(isinstance(count, int) for _, count in rows):
         return failed(
-            "2 列目は住所の数 (整数) にしてください "
+            "2 列目はアドレスの数 (整数) にしてください "
             f"(最初の行: {rows[0]!r})。func.count(...) で数えます。",
             section,
         )
@@ -53,7 +53,7 @@ def _where_counted(log: sqllog.SQLLog) -> Result | None:
     selects = [s for s in log.statements if s.kind == "SELECT"]
     if len(selects) > MAX_STATEMENTS:
         return failed(
-            f"SQL を {len(selects)} 文送っています (利用者ごとに住所を"
+            f"SQL を {len(selects)} 文送っています (利用者ごとにアドレスを"
             "読み込む N+1 問題です)。len(user.addresses) で数えると、"
             "利用者 1 人ごとに SELECT が 1 文増えます。"
             "func.count と group_by で、1 文の SELECT で数えてください。",
@@ -152,7 +152,7 @@ def _membership_problem(
     missing = set(expected) - set(names)
     if missing and missing <= zero:
         return failed(
-            f"住所が 0 件の利用者 ({len(missing)} 人) が入っていません。"
+            f"アドレスが 0 件の利用者 ({len(missing)} 人) が入っていません。"
             "JOIN (内部結合) は相手のない行を落とします。"
             "outerjoin を使います。",
             section,
@@ -164,7 +164,7 @@ def _membership_problem(
     extra = sorted(set(names) - set(expected))
     if extra:
         return failed(
-            f"住所が {FEW_ADDRESSES + 1} 件以上の利用者が {len(extra)} 人"
+            f"アドレスが {FEW_ADDRESSES + 1} 件以上の利用者が {len(extra)} 人"
             f"入っています ({', '.join(extra[:3])} ...)。集計した数での"
             f"絞り込みは having(func.count(Address.id) <= {FEW_ADDRESSES})"
             " です。",
@@ -182,9 +182,9 @@ def _judge_counts(
     wrong = {name: count for name, count in got if expected[name] != count}
     if wrong and all(name in zero and wrong[name] == 1 for name in wrong):
         return failed(
-            "住所が 0 件の利用者が 1 件と数えられています。"
+            "アドレスが 0 件の利用者が 1 件と数えられています。"
             "count(*) は外部結合で補われた NULL の行も数えます。"
-            "count(Address.id) のように住所の列を数えてください。",
+            "count(Address.id) のようにアドレスの列を数えてください。",
             section,
         )
     if wrong:
@@ -195,12 +195,13 @@ def _judge_counts(
         return failed(f"件数が違う利用者がいます: {sample}", section)
     if got != truth:
         return failed(
-            "件数は正しいのですが、並び順が違います。住所の少ない順、"
+            "件数は正しいのですが、並び順が違います。アドレスの少ない順、"
             "同じ件数なら名前の順 (order_by) にしてください。",
             section,
         )
     return passed(
-        f"住所が {FEW_ADDRESSES} 件以下の {len(got)} 人の (名前, 住所の数) が"
-        "、SELECT 1 文 (GROUP BY + HAVING) で正しい順に並んでいます。",
+        f"アドレスが {FEW_ADDRESSES} 件以下の {len(got)} 人の"
+        " (名前, アドレスの数) が、SELECT 1 文 (GROUP BY + HAVING) で"
+        "正しい順に並んでいます。",
         *(f"{name}: {count}" for name, count in got[:3]),
     )

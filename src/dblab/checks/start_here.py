@@ -108,7 +108,8 @@ def user_with_addresses(engine: Engine) -> Result:
     if not found and not owned:
         return failed(
             f"email が {DOMAIN} で終わる利用者がまだいません。"
-            "利用者 1 人と住所 2 件を追加して commit してください。",
+            "利用者 1 人とメールアドレス (addresses の行) 2 件を追加して"
+            " commit してください。",
             SECTION_ER,
         )
     if len(found) != 1:
@@ -122,7 +123,7 @@ def user_with_addresses(engine: Engine) -> Result:
     others = len(owned) - len(mine)
     if others:
         return failed(
-            f"{found[0].email} ではない利用者を指す住所が {others} 件"
+            f"{found[0].email} ではない利用者を指すアドレスが {others} 件"
             "あります。addresses.user_id が、その利用者の users.id を"
             "指すようにしてください (Address(..., user=user) か "
             "user.addresses.append)。",
@@ -130,17 +131,19 @@ def user_with_addresses(engine: Engine) -> Result:
         )
     if len(mine) != 2:
         return failed(
-            f"{found[0].email} の住所が {len(mine)} 件です。2 件にしてください"
-            " (住所は addresses テーブルの行で、user_id で利用者を指します)。",
+            f"{found[0].email} のアドレスが {len(mine)} 件です。"
+            "2 件にしてください (アドレスは addresses テーブルの行で、"
+            "user_id で利用者を指します)。",
             SECTION_ER,
         )
     if len(set(mine)) != 2 or not all((m or "").strip() for m in mine):
         return failed(
-            "2 件の住所の email_address が空か、同じです。"
-            "別々の住所にしてください。",
+            "2 件のアドレスの email_address が空か、同じです。"
+            "別々のアドレスにしてください。",
             SECTION_ER,
         )
     return passed(
-        f"{found[0].email} (users.id = {user_id}) が住所を 2 件持っています。",
+        f"{found[0].email} (users.id = {user_id}) が"
+        "アドレスを 2 件持っています。",
         *(f"addresses: {m} → user_id {user_id}" for m in mine),
     )

@@ -99,7 +99,7 @@ def test_user_with_addresses_solution_passes(box) -> None:
     [
         (lambda b: None, "まだいません"),
         # the lesson's own move: users only, no rows in the second table
-        (lambda b: add(b, "a@example.com"), "住所が 0 件"),
+        (lambda b: add(b, "a@example.com"), "アドレスが 0 件"),
         (lambda b: add_person(b, "a@example.com", "x@a.example"), "1 件"),
         (
             lambda b: add_person(
@@ -109,7 +109,7 @@ def test_user_with_addresses_solution_passes(box) -> None:
                 "y@a.example",
                 owner="b@example.org",
             ),
-            "ではない利用者を指す住所",
+            "ではない利用者を指すアドレス",
         ),
         (
             lambda b: add(b, "a@example.com", "b@example.com"),
