@@ -1,4 +1,4 @@
-"""f-string で組み立てた SQL は注入される。バインド変数なら値のまま."""
+"""f-string で組み立てた SQL は注入される。バインドパラメーターなら値のまま."""
 
 import os
 
@@ -21,12 +21,12 @@ with engine.connect() as conn:
     unsafe = f"SELECT name FROM users WHERE name = '{name}'"  # noqa: S608 注入の実演
     leaked = conn.execute(text(unsafe)).scalars().all()
 
-    # 良い例: 値はバインド変数で渡す (ORM の select() も同じ)
+    # 良い例: 値はバインドパラメーターで渡す (ORM の select() も同じ)
     safe = text("SELECT name FROM users WHERE name = :name")
     found = conn.execute(safe, {"name": name}).scalars().all()
 
 print("f-string:", leaked)  # ['alice', 'bob'] 全員が漏れる
-print("バインド変数:", found)  # [] そういう名前の人はいない
+print("バインドパラメーター:", found)  # [] そういう名前の人はいない
 # endregion attack
 assert sorted(leaked) == ["alice", "bob"]
 assert found == []

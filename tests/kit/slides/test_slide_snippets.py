@@ -36,7 +36,7 @@ SCRIPTS: dict[str, tuple[list[str], set[str]]] = {
         ["Added user: John Doe, Email: john.doe@example.com"],
         {"users"},
     ),
-    "injection.py": (["バインド変数: []"], {"users"}),
+    "injection.py": (["バインドパラメーター: []"], {"users"}),
     "relationships.py": (
         ["SELECT の回数 (selectinload): 2", "SELECT の回数 (遅延ロード): 4"],
         {"users", "addresses"},

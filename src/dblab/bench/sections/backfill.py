@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        help="バックフィルの 1 バッチの行数 (既定: DB ごとの推奨値)",
+        help="backfill の 1 バッチの行数 (既定: DB ごとの推奨値)",
     )
     parser.add_argument(
         "--pause",
@@ -153,7 +153,7 @@ def measure(
 SECTION = Section(
     name="backfill",
     order=20,
-    title="バックフィル中の別の書き込み (backfill under load)",
+    title="backfill 中の別の書き込み (backfill under load)",
     panel="別の書き込みの停止 (backfill)",
     columns=(
         "backend",
