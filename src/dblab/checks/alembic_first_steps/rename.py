@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from sqlalchemy.engine import URL
 
 from dblab import migrate, sandbox, schema, seed, settings
 from dblab.checks import Result, checker, failed, passed
@@ -55,10 +56,12 @@ def renamed_metadata() -> sa.MetaData:
     return metadata
 
 
-def prepare_rename() -> sandbox.Sandbox:
+def prepare_rename(server: URL | None = None) -> sandbox.Sandbox:
     """Exercise 2's start: data at the kit's head, and the revision that
     ``alembic revision --autogenerate`` writes for the renamed model."""
-    box = sandbox.create("alembic_first_steps_rename", migrations=True)
+    box = sandbox.create(
+        "alembic_first_steps_rename", server=server, migrations=True
+    )
     migrate.upgrade(box, "head")
     seed.users(box.engine, settings.scaled(200, 30))
     command.revision(
