@@ -316,6 +316,37 @@ def test_missing_existing_type_fails_on_mariadb(renaming) -> None:
     assert "existing type" in result.message
 
 
+@ON_SQLITE
+def test_missing_existing_nullable_makes_it_nullable_on_mariadb(
+    renaming,
+) -> None:
+    box, path, _ = renaming
+    bare = "\n            existing_nullable=False,"
+    write(path, RENAME_UP.replace(bare, ""), RENAME_DOWN.replace(bare, ""))
+    result = checks.rename_column(box)
+    assert not result.ok
+    assert "CHANGE name full_name VARCHAR(50) NULL" in result.message, result
+
+
+@ON_SQLITE
+def test_add_copy_drop_keeps_the_names_and_passes(renaming) -> None:
+    """Not the lesson's way, but nothing is lost: not autogenerate's."""
+    box, path, _ = renaming
+    up = """
+    users = sa.table("users", sa.column("name"), sa.column("full_name"))
+    op.add_column("users", sa.Column("full_name", sa.String(50)))
+    op.execute(users.update().values(full_name=users.c.name))
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.alter_column(
+            "full_name", existing_type=sa.String(50), nullable=False
+        )
+        batch_op.drop_column("name")
+"""
+    write(path, up, RENAME_DOWN)
+    result = checks.rename_column(box)
+    assert result.ok, result
+
+
 def test_generated_downgrade_kept(renaming) -> None:
     box, path, _ = renaming
     write(path, RENAME_UP, GENERATED_DOWN)

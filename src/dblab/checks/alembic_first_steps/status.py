@@ -60,7 +60,8 @@ def _after_upgrade(engine: sa.Engine, before: list[tuple]) -> str | None:
     column = column_of(engine, COLUMN)
     if column is None:
         return f"upgrade の後に users.{COLUMN} 列がありません。"
-    if [row[: len(before[0])] for row in user_rows(engine)] != before:
+    now = [{k: row.get(k) for k in before[0]} for row in user_rows(engine)]
+    if now != before:
         return "upgrade で既存の行が変わったか、失われました (rows lost)。"
     problem = _type_problem(column)
     if problem:

@@ -140,16 +140,13 @@ def static_problem(path: Path) -> str | None:
     return None
 
 
-def user_rows(engine: sa.Engine) -> list[tuple]:
-    """Every column of every row of ``users``, by id."""
+def user_rows(engine: sa.Engine) -> list[dict]:
+    """Every row of ``users`` by id, as ``{column: value}`` (a rebuilt
+    table may list its columns in another order)."""
     users = sa.Table("users", sa.MetaData(), autoload_with=engine)
     with engine.connect() as connection:
-        return [
-            tuple(row)
-            for row in connection.execute(
-                sa.select(users).order_by(users.c.id)
-            )
-        ]
+        rows = connection.execute(sa.select(users).order_by(users.c.id))
+        return [dict(row._mapping) for row in rows]
 
 
 def values_of(engine: sa.Engine, name: str) -> dict[int, object]:
