@@ -180,6 +180,35 @@ def test_wrong_answers_are_rejected(exercise, files, expected) -> None:
     assert migrate.current(exercise) == ("71cc828891fc",)
 
 
+INDEXED = BACKFILL.replace(
+    "def upgrade():\n",
+    "def upgrade():\n"
+    '    op.create_index("ix_users_name", "users", ["name"])\n',
+)
+LEAVES_INDEX = ALTER.replace(
+    "nullable=True\n        )",
+    "nullable=True\n        )\n"
+    '    op.create_index("ix_users_age", "users", ["age"])',
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (solution(backfill=INDEXED), "one change per revision"),
+        (solution(alter=LEAVES_INDEX), "left over"),
+    ],
+    ids=["second_change", "left_over"],
+)
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_schema_beyond_email_is_caught(exercise, files, expected) -> None:
+    result = hand_in(exercise, files)
+    assert not result.ok
+    assert expected in result.message, result
+    assert "ix_users_" in result.message
+    assert migrate.current(exercise) == ("71cc828891fc",)
+
+
 @pytest.mark.parametrize(
     ("files", "expected"),
     [

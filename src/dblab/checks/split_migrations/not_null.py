@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from dblab import migrate, revisions, sandbox, seed, settings
+from dblab import migrate, revisions, sandbox, schema, seed, settings
 from dblab.checks import (
     Result,
     checker,
@@ -268,15 +268,27 @@ def split_not_null(exercise: sandbox.Sandbox) -> Result:
         return _run(box, chain)
 
 
+def _shape(box: sandbox.Sandbox) -> schema.Snapshot:
+    return schema.snapshot(box.engine, count_rows=False)
+
+
 def _run(box: sandbox.Sandbox, chain: list[tuple[str, str]]) -> Result:
     """Up one revision at a time, down again, up once more."""
     before = state(box.engine)
+    start = _shape(box)
     upgraded = _upgrade_steps(box, chain, before)
     if isinstance(upgraded, Result):
         return upgraded
     down = _downgrade_steps(box, chain, before, upgraded[1])
     if isinstance(down, Result):
         return down
+    left = schema.diff(start, _shape(box)).changes
+    if left:
+        return failed(
+            "すべて downgrade した後、始めの形と違います (left over): "
+            f"{'; '.join(left)}",
+            SECTION,
+        )
     try:
         migrate.upgrade(box, chain[-1][1])
     except MigrationError as error:
@@ -313,6 +325,7 @@ def _upgrade_steps(
     that made ``email`` NOT NULL, or what went wrong."""
     backfilled = False
     tightened = None
+    shape = _shape(box)
     for name, revision in chain:
         try:
             migrate.upgrade(box, revision)
@@ -320,6 +333,14 @@ def _upgrade_steps(
             return failed(
                 f"{name} の upgrade が失敗しました (upgrade failed): "
                 f"{_why(error)}",
+                SECTION,
+            )
+        changed, shape = schema.diff(shape, _shape(box)).changes, _shape(box)
+        other = [c for c in changed if not c.startswith("~ 列 users.email")]
+        if other:
+            return failed(
+                f"{name} は email の NOT NULL 化と関係のない変更もしています "
+                f"(one change per revision): {'; '.join(other)}",
                 SECTION,
             )
         now = state(box.engine)
