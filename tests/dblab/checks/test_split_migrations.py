@@ -180,6 +180,35 @@ def test_wrong_answers_are_rejected(exercise, files, expected) -> None:
     assert migrate.current(exercise) == ("71cc828891fc",)
 
 
+INDEXED = BACKFILL.replace(
+    "def upgrade():\n",
+    "def upgrade():\n"
+    '    op.create_index("ix_users_name", "users", ["name"])\n',
+)
+LEAVES_INDEX = ALTER.replace(
+    "nullable=True\n        )",
+    "nullable=True\n        )\n"
+    '    op.create_index("ix_users_age", "users", ["age"])',
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (solution(backfill=INDEXED), "one change per revision"),
+        (solution(alter=LEAVES_INDEX), "left over"),
+    ],
+    ids=["second_change", "left_over"],
+)
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_schema_beyond_email_is_caught(exercise, files, expected) -> None:
+    result = hand_in(exercise, files)
+    assert not result.ok
+    assert expected in result.message, result
+    assert "ix_users_" in result.message
+    assert migrate.current(exercise) == ("71cc828891fc",)
+
+
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
@@ -210,3 +239,168 @@ def test_bad_files_are_named(exercise, files, expected) -> None:
     assert not result.ok
     assert expected in result.message, result
     assert migrate.current(exercise) == ("71cc828891fc",)
+
+
+# Exercise 2: age → age_years as expand → migrate → contract.
+
+AGES = 'users = sa.table("users", sa.column("age"), sa.column("age_years"))\n'
+EXPAND = """
+def upgrade():
+    op.add_column("users", sa.Column("age_years", sa.Integer(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("age_years")
+"""
+MIGRATE = (
+    AGES
+    + """
+
+def upgrade():
+    op.execute(users.update().values(age_years=users.c.age))
+
+
+def downgrade():
+    op.execute(users.update().values(age_years=None))
+"""
+)
+CONTRACT = (
+    AGES
+    + """
+
+def upgrade():
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("age")
+
+
+def downgrade():
+    op.add_column("users", sa.Column("age", sa.Integer(), nullable=True))
+    op.execute(users.update().values(age=users.c.age_years))
+"""
+)
+RENAME_IN_ONE = """
+def upgrade():
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.alter_column(
+            "age", new_column_name="age_years", existing_type=sa.Integer()
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.alter_column(
+            "age_years", new_column_name="age", existing_type=sa.Integer()
+        )
+"""
+# Cell 46 copied: the contract makes the new column NOT NULL.
+CONTRACT_NOT_NULL = CONTRACT.replace(
+    '        batch_op.drop_column("age")\n',
+    '        batch_op.drop_column("age")\n'
+    "        batch_op.alter_column(\n"
+    '            "age_years", existing_type=sa.Integer(), nullable=False\n'
+    "        )\n",
+)
+LOSSY_DOWN = CONTRACT.replace(
+    "    op.execute(users.update().values(age=users.c.age_years))\n", ""
+)
+COALESCE = MIGRATE.replace(
+    "values(age_years=users.c.age)",
+    "values(age_years=sa.func.coalesce(users.c.age, 0))",
+)
+EXPAND_AND_DROP = EXPAND.replace(
+    "nullable=True))\n",
+    "nullable=True))\n"
+    '    with op.batch_alter_table("users") as batch_op:\n'
+    '        batch_op.drop_column("age")\n',
+)
+
+
+def steps(expand=EXPAND, migrate_=MIGRATE, contract=CONTRACT) -> dict:
+    return {
+        "c1_expand": revision(
+            "expand", "c1c1c1c1c1c1", "71cc828891fc", expand
+        ),
+        "c2_migrate": revision(
+            "migrate", "c2c2c2c2c2c2", "c1c1c1c1c1c1", migrate_
+        ),
+        "c3_contract": revision(
+            "contract", "c3c3c3c3c3c3", "c2c2c2c2c2c2", contract
+        ),
+    }
+
+
+@pytest.fixture
+def renaming(server):
+    box = split_migrations.prepare_rename(server=server)
+    yield box
+    box.close()
+
+
+def rename_in(box, files: dict) -> object:
+    for name, text in files.items():
+        split_migrations.write_revision(box, name, text)
+    return split_migrations.expand_contract(box)
+
+
+def test_expand_contract_solution_passes(renaming) -> None:
+    result = rename_in(renaming, steps())
+    assert result.ok, result
+    assert "NULL のまま" in str(result)
+    assert migrate.current(renaming) == ("71cc828891fc",)
+
+
+CONTRACT_FIRST = {
+    "c1_expand": steps()["c1_expand"],
+    "c2_contract": revision(
+        "contract", "c2c2c2c2c2c2", "c1c1c1c1c1c1", CONTRACT
+    ),
+    "c3_migrate": revision("migrate", "c3c3c3c3c3c3", "c2c2c2c2c2c2", MIGRATE),
+}
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {
+                "c1_rename": revision(
+                    "rename", "c1c1c1c1c1c1", "71cc828891fc", RENAME_IN_ONE
+                )
+            },
+            "one revision doing expand and contract",
+        ),
+        (steps(contract=LOSSY_DOWN), "a downgrade that loses data"),
+        (CONTRACT_FIRST, "contract before backfill"),
+        (steps(migrate_=COALESCE), "backfill of NULL rows"),
+        (steps(expand=EXPAND_AND_DROP), "contract too early"),
+    ],
+    ids=[
+        "rename_in_one",
+        "lossy_downgrade",
+        "contract_first",
+        "coalesce",
+        "expand_drops_old",
+    ],
+)
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_expand_contract_wrong_answers(renaming, files, expected) -> None:
+    result = rename_in(renaming, files)
+    assert not result.ok
+    assert expected in result.message, result
+    assert result.section == split_migrations.SECTION_RENAME
+    assert migrate.current(renaming) == ("71cc828891fc",)
+
+
+def test_contract_copied_from_the_lesson_fails_everywhere(renaming) -> None:
+    """Cell 46 copied: NOT NULL on a column with NULL ages; each database
+    words the failure its own way (MariaDB: "Data truncated")."""
+    result = rename_in(renaming, steps(contract=CONTRACT_NOT_NULL))
+    assert not result.ok
+    assert "age_years を NOT NULL に" in result.message, result
+    assert migrate.current(renaming) == ("71cc828891fc",)
+
+
+def test_expand_contract_stub() -> None:
+    result = split_migrations.expand_contract(...)
+    assert "まだ解答がありません" in result.message

@@ -1,4 +1,4 @@
-"""Checkers for notebook 06 (split migrations): NOT NULL in safe steps.
+"""Exercise 1 of notebook 06 (split migrations): NOT NULL in safe steps.
 
 The learner writes revision files into the private ``versions/`` folder
 of the exercise sandbox: first a backfill, then the ALTER to NOT NULL.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from dblab import migrate, revisions, sandbox, seed, settings
+from dblab import migrate, revisions, sandbox, schema, seed, settings
 from dblab.checks import (
     Result,
     checker,
@@ -29,7 +29,6 @@ from dblab.checks import (
     passed,
     server_of,
 )
-from dblab.checks import write_revision as write_revision  # notebook 06
 from dblab.errors import MigrationError
 
 SECTION = "06_split_migrations「サンプル 3: NOT NULL への変更」"
@@ -130,7 +129,9 @@ def _literal(tree: ast.Module, name: str) -> tuple[bool, object]:
     return False, None
 
 
-def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
+def read_chain(
+    folder: Path, section: str = SECTION
+) -> list[tuple[str, str]] | Result:
     """The learner's revisions as ``[(file, revision)]`` from AGE_ADDED.
 
     Or a failed Result naming the file: syntax error, no ``revision``, a
@@ -142,7 +143,7 @@ def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
         if not any(f"-{rev}_" in p.name for rev in BASE)
     )
     if not files:
-        return not_done(SECTION)
+        return not_done(section)
     found: dict[str, tuple[str, object]] = {}
     for path in files:
         try:
@@ -151,20 +152,20 @@ def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
             return failed(
                 f"{path.name} の {error.lineno} 行目に文法エラーがあります "
                 f"(syntax error): {error.msg}",
-                SECTION,
+                section,
             )
         has_rev, revision = _literal(tree, "revision")
         if not has_rev or not isinstance(revision, str) or not revision:
             return failed(
                 f"{path.name} に revision = '...' (文字列の ID) が"
                 "ありません (no revision id)。",
-                SECTION,
+                section,
             )
         if revision in found or revision in BASE:
             return failed(
                 f"{path.name} の revision {revision!r} は他のファイルと"
                 "同じ ID です (duplicate revision id)。",
-                SECTION,
+                section,
             )
         _, down = _literal(tree, "down_revision")
         found[revision] = (path.name, down)
@@ -176,7 +177,7 @@ def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
                 f"ありません (down_revision points nowhere)。最初の "
                 f"revision は {START!r}、次の revision は 1 つ前の "
                 "revision の ID を指してください。",
-                SECTION,
+                section,
             )
     chain: list[tuple[str, str]] = []
     parent = START
@@ -189,7 +190,7 @@ def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
             return failed(
                 f"{names} が同じ revision {parent!r} の次になっています "
                 "(multiple heads)。1 本の列につないでください。",
-                SECTION,
+                section,
             )
         parent = children[0]
         chain.append((found[parent][0], parent))
@@ -199,7 +200,7 @@ def read_chain(folder: Path) -> list[tuple[str, str]] | Result:
         return failed(
             f"{', '.join(loose)} が {START!r} からの列につながって"
             "いません (not connected)。down_revision を確かめてください。",
-            SECTION,
+            section,
         )
     return chain
 
@@ -267,15 +268,27 @@ def split_not_null(exercise: sandbox.Sandbox) -> Result:
         return _run(box, chain)
 
 
+def _shape(box: sandbox.Sandbox) -> schema.Snapshot:
+    return schema.snapshot(box.engine, count_rows=False)
+
+
 def _run(box: sandbox.Sandbox, chain: list[tuple[str, str]]) -> Result:
     """Up one revision at a time, down again, up once more."""
     before = state(box.engine)
+    start = _shape(box)
     upgraded = _upgrade_steps(box, chain, before)
     if isinstance(upgraded, Result):
         return upgraded
     down = _downgrade_steps(box, chain, before, upgraded[1])
     if isinstance(down, Result):
         return down
+    left = schema.diff(start, _shape(box)).changes
+    if left:
+        return failed(
+            "すべて downgrade した後、始めの形と違います (left over): "
+            f"{'; '.join(left)}",
+            SECTION,
+        )
     try:
         migrate.upgrade(box, chain[-1][1])
     except MigrationError as error:
@@ -312,6 +325,7 @@ def _upgrade_steps(
     that made ``email`` NOT NULL, or what went wrong."""
     backfilled = False
     tightened = None
+    shape = _shape(box)
     for name, revision in chain:
         try:
             migrate.upgrade(box, revision)
@@ -319,6 +333,14 @@ def _upgrade_steps(
             return failed(
                 f"{name} の upgrade が失敗しました (upgrade failed): "
                 f"{_why(error)}",
+                SECTION,
+            )
+        changed, shape = schema.diff(shape, _shape(box)).changes, _shape(box)
+        other = [c for c in changed if not c.startswith("~ 列 users.email")]
+        if other:
+            return failed(
+                f"{name} は email の NOT NULL 化と関係のない変更もしています "
+                f"(one change per revision): {'; '.join(other)}",
                 SECTION,
             )
         now = state(box.engine)
