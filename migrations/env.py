@@ -26,18 +26,13 @@ otherwise fire ``ON DELETE CASCADE`` and empty the child tables; and the
 engine uses SQLAlchemy's transactional recipe, so a revision that fails
 half-way leaves none of its DDL behind.
 
-**One runner at a time.** Alembic takes no lock: two ``upgrade`` runs
-started together race, and on MariaDB (implicit commits) a revision that
-begins with DML can run twice. Before any revision runs, the runner
-takes a lock that lives as long as its session, not one transaction
-(revisions commit one by one): a PostgreSQL advisory lock, a MariaDB
-``GET_LOCK`` whose name includes the database (lock names are
-server-wide and classrooms share servers), on SQLite a file lock beside
-the database file (``filelock``, which also works on Windows). The
-second runner waits for it, at most ``MIGRATION_LOCK_WAIT`` seconds
-(``-x lock_wait=S``, ``config.attributes["lock_wait"]``; default 60),
-then reads the revision anew and finds nothing to do -- or says in one
-line that another migration holds the lock.
+**One runner at a time.** Alembic takes no lock, so before any revision
+runs the runner takes ``app.migration_lock`` (an advisory lock, a
+``GET_LOCK`` or a file lock, held for the session). A second runner
+waits for it at most ``MIGRATION_LOCK_WAIT`` seconds (``-x lock_wait=S``,
+``config.attributes["lock_wait"]``; default 60), then reads the revision
+anew and finds nothing to do -- or says in one line that another
+migration holds the lock.
 
 **Timeouts per environment.** A DDL statement that waits for a lock
 makes every query behind it wait too, so on ``staging`` and
@@ -54,10 +49,8 @@ fires the revision fails and is rolled back (PostgreSQL) and nothing is
 stamped: run the upgrade again when the long transaction has ended.
 """
 
-import hashlib
 import math
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
@@ -66,7 +59,7 @@ from pathlib import Path
 from alembic import context
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -81,6 +74,10 @@ if config.config_file_name and config.attributes.get("configure_logger", 1):
 # DATABASE_URL is reported like every other failure, in one line.
 try:
     from app import database, models  # noqa: E402
+    from app.migration_lock import (  # noqa: E402
+        migration_lock,
+        write_lock_at_begin,
+    )
 except ValueError as error:  # app.database's DatabaseUrlError
     raise CommandError(str(error)) from None
 
@@ -345,123 +342,6 @@ def lock_wait() -> float:
     return max(seconds, 0.0)
 
 
-def lock_name(connection: Connection) -> str:
-    """``dblab_migrate:<database>``, at most 64 characters (MariaDB)."""
-    name = f"dblab_migrate:{connection.engine.url.database}"
-    if len(name) > 64:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-        name = f"{name[:47]}:{digest}"
-    return name
-
-
-def held_elsewhere(connection: Connection, waited: float) -> CommandError:
-    database = connection.engine.url.database
-    return CommandError(
-        f"別のマイグレーションがデータベース {database} のロックを持っています"
-        f" ({waited:g} 秒待ちました)。終わってからもう一度実行してください "
-        "(another migration holds the lock)"
-    )
-
-
-@contextmanager
-def migration_lock(connection: Connection) -> Iterator[None]:
-    """Hold the database's migration lock for the whole run (see above)."""
-    wait = lock_wait()
-    dialect = connection.dialect.name
-    # Alembic decides at configure time whether it runs inside the
-    # caller's transaction (then it does not commit revision by revision):
-    # the transaction the lock query begins must not look like one.
-    outer = connection.in_transaction()
-    if dialect == "sqlite":
-        database = connection.engine.url.database
-        if not database or database == ":memory:":
-            yield  # nobody else can see an in-memory database
-            return
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(Path(database).resolve()) + ".migration-lock")
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout:
-            raise held_elsewhere(connection, wait) from None
-        try:
-            yield
-        finally:
-            lock.release()
-        return
-    if dialect == "postgresql":
-        key = int.from_bytes(
-            hashlib.sha256(b"dblab_migrate").digest()[:8], "big", signed=True
-        )
-        take = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=key)
-        release = text("SELECT pg_advisory_unlock(:key)").bindparams(key=key)
-        deadline = time.monotonic() + wait
-        while not connection.execute(take).scalar():
-            if time.monotonic() >= deadline:
-                connection.rollback()
-                raise held_elsewhere(connection, wait)
-            time.sleep(0.1)
-    elif dialect in ("mysql", "mariadb"):
-        name = lock_name(connection)
-        got = connection.execute(
-            text("SELECT GET_LOCK(:name, :wait)"),
-            {"name": name, "wait": wait},
-        ).scalar()
-        if got != 1:
-            connection.rollback()
-            raise held_elsewhere(connection, wait)
-        release = text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
-    else:
-        yield  # no lock known for this database
-        return
-    if not outer and connection.in_transaction():
-        connection.rollback()  # a session-level lock outlives it
-    try:
-        yield
-    finally:
-        try:
-            if connection.in_transaction():
-                connection.rollback()
-            connection.execute(release)
-            connection.rollback()
-        except Exception:
-            # A session that cannot unlock is closed, which unlocks.
-            connection.invalidate()
-
-
-@contextmanager
-def write_lock_at_begin(connection: Connection) -> Iterator[None]:
-    """On SQLite, each revision's transaction takes the write lock first.
-
-    With the driver recipe every transaction begins as a reader (BEGIN
-    DEFERRED); a revision that reads before it writes (batch mode
-    reflects first) cannot wait for a concurrent writer -- SQLite answers
-    "database is locked" at once rather than risk a deadlock. BEGIN
-    IMMEDIATE takes the write lock up front, waiting as long as the
-    driver's busy timeout. Without the recipe (the driver's own
-    transactions, notebook 08) nothing is changed.
-    """
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-
-    def immediate(began: Connection) -> None:
-        if began is not connection:
-            return
-        driver = began.connection.driver_connection
-        if driver.isolation_level is not None:
-            return  # the driver's own transactions: leave them be
-        if driver.in_transaction:
-            driver.execute("ROLLBACK")  # the recipe's BEGIN, nothing run
-        driver.execute("BEGIN IMMEDIATE")
-
-    event.listen(connection.engine, "begin", immediate)
-    try:
-        yield
-    finally:
-        event.remove(connection.engine, "begin", immediate)
-
-
 def run_on(connection: Connection) -> None:
     """Run the migrations on one connection, one transaction per revision."""
     sqlite = connection.dialect.name == "sqlite"
@@ -471,7 +351,10 @@ def run_on(connection: Connection) -> None:
         restore = sqlite_foreign_keys(connection, None)
         sqlite_foreign_keys(connection, False)
     try:
-        with migration_lock(connection), write_lock_at_begin(connection):
+        with (
+            migration_lock(connection, lock_wait()),
+            write_lock_at_begin(connection),
+        ):
             migrate_on(connection, owned)
     finally:
         if restore is not None:
