@@ -92,7 +92,8 @@ def fill_in_batches():
                 .where(users.c.id.in_(ids), users.c.nickname.is_(None))
                 .values(nickname=users.c.name)
             )
-            last = ids[-1]'''
+            last = ids[-1]
+'''
 
 NICKNAME_FIX = {
     "2024_05_02_0900-e1e1e1e1e1e1_add_users_nickname": revision_source(
@@ -181,7 +182,8 @@ def lower_in_batches():
             bind.execute(
                 users.update().where(users.c.id.in_(ids)).values(**lowered)
             )
-            last = ids[-1]'''
+            last = ids[-1]
+'''
 LOWER_REVISION = revision_source(
     "lowercase every e-mail address, in batches",
     LOWER_ID,

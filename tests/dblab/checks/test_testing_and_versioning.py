@@ -293,3 +293,25 @@ def test_seeded_test_rejects_weak_and_wrong_tests(server) -> None:
         assert result.section == tv.SECTION_SEEDED
     assert "何もしない" not in tv.seeded_test(emails_only, server).message
     assert NOT_DONE in tv.seeded_test(never_migrates, server).message
+
+
+def test_the_lessons_revisions_are_what_the_notebook_says(tmp_path) -> None:
+    """The fix and the exercise-3 revision are lint-clean; the two bad
+    ones carry the four findings the notebook lists."""
+    from dblab import lint
+
+    def codes(text: str) -> list[str]:
+        path = tmp_path / "rev.py"
+        path.write_text(text, encoding="utf-8")
+        return sorted(
+            f.code for f in lint.lint(path, disable=lint.PER_DATABASE)
+        )
+
+    assert codes(tv.BAD_REVISION) == sorted(tv.BAD_CODES)
+    assert codes(tv.PLAN_REVISION) == sorted(tv.BAD_CODES)
+    assert codes(tv.LOWER_REVISION) == []
+    assert codes(tv.LOWER_REVISION.replace("# dblab-lint: ignore", "#")) == [
+        "MG102"
+    ]
+    for text in tv.NICKNAME_FIX.values():
+        assert "MF201" not in codes(text) and "MG102" not in codes(text)
