@@ -186,6 +186,12 @@ def test_lint_rejects_a_waiver_and_a_one_shot_backfill(server) -> None:
         box.close()
 
 
+def test_a_waiver_is_ours_or_a_noqa_naming_a_lint_code() -> None:
+    assert tv.WAIVER.search(" dblab-lint: ignore[MF201] it is fine")
+    assert tv.WAIVER.search(" noqa: MF201")
+    assert not tv.WAIVER.search(" noqa: S608 - fixture text")
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])  # logic, not backend
 def test_lint_rejects_remaining_findings_and_lost_job(server) -> None:
     box = tv.prepare_lint(server)
