@@ -430,8 +430,8 @@ def seeded_test(
             "しまいました (the test does not catch a broken revision)。"
             "移行後の行を assert で確かめてください。"
             + (
-                f" 1 バッチは {LOWER_BATCH} 行です: それより多い行を"
-                "入れないと、2 バッチ目以降の誤りは見えません。"
+                f" 1 バッチは {LOWER_BATCH} 行です: 大文字を含む行が"
+                "それより多くないと、2 バッチ目以降の誤りは見えません。"
                 if few
                 else ""
             ),
