@@ -1,7 +1,7 @@
 """docs/ci/migrations.yml, run here: every ``run:`` line of both jobs.
 
-The sqlite job as written, its files in a temporary work folder. The
-postgresql job against the loopback server (``DBLAB_POSTGRES_URL``)
+The sqlite job as written, its files in a temporary work folder (a stress
+test: notebook 09 runs the same commands in the suite). The postgresql job against the loopback server (``DBLAB_POSTGRES_URL``)
 instead of the service container: the job's server URL becomes that
 server, and the app's database (``ci`` in the container) a sandbox
 database made for the run and dropped after it.
@@ -80,6 +80,7 @@ def pytest_output(outputs: dict[str, str]) -> str:
     return outputs[line]
 
 
+@pytest.mark.stress  # ~16 s; notebook 09 runs these commands in the suite
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_job_runs_here(server, tmp_path) -> None:  # noqa: ARG001
     database = tmp_path / "ci.sqlite"
