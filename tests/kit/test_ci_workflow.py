@@ -1,10 +1,11 @@
 """docs/ci/migrations.yml, run here: every ``run:`` line of both jobs.
 
 The sqlite job as written, its files in a temporary work folder (a stress
-test: notebook 09 runs the same commands in the suite). The postgresql job against the loopback server (``DBLAB_POSTGRES_URL``)
-instead of the service container: the job's server URL becomes that
-server, and the app's database (``ci`` in the container) a sandbox
-database made for the run and dropped after it.
+test: notebook 09 runs the same commands in the suite). The postgresql
+job against the loopback server (``DBLAB_POSTGRES_URL``) instead of the
+service container: the job's server URL becomes that server, and the
+app's database (``ci`` in the container) a sandbox database made for the
+run and dropped after it.
 """
 
 from __future__ import annotations
