@@ -1,23 +1,15 @@
 """Checkers for notebook 07 (testing and versioning of migrations).
 
-Three exercises, each on its own sandbox with a private ``versions/``
-(revision texts and ``prepare_*`` in
-:mod:`.testing_and_versioning_scenarios`):
+Each exercise has its own sandbox with a private ``versions/`` (revision
+texts and ``prepare_*``: :mod:`.testing_and_versioning_scenarios`):
 
-- :func:`resolve_heads`: two branches after the kit's head, one of them
-  already applied to the exercise's database, both recorded in
-  ``versions.sum``. The learner merges them and records the merge. The
-  checker reads the checksums (an edited or deleted branch revision is the
-  mistake), the merge's parents, the database, and replays the whole chain
-  on a fresh sandbox.
-- :func:`lint_fixed`: a revision with the lecture's anti-patterns; the
-  learner replaces it with revisions ``dblab lint`` finds nothing in,
-  without a waiver. The checker lints them, then runs them up, down and
-  up on a sandbox of 250 users, counting the rows each UPDATE touches.
-- :func:`seeded_test`: the learner writes a test function taking a
-  sandbox. It must pass against the given revision and fail against
-  deliberately broken copies of it, so a test that asserts nothing, runs
-  on an empty table or on too few rows is rejected.
+- :func:`resolve_heads`: two recorded branches, one applied here; the
+  learner merges and records. Checked: checksums (an edited or deleted
+  branch is the mistake), the merge's parents, this database, a replay.
+- :func:`lint_fixed`: no finding and no waiver; run up, down, up on 250
+  users, counting the rows each UPDATE touches.
+- :func:`seeded_test`: the learner's test must pass on the revision and
+  fail on broken copies (empty table, too few rows, nothing asserted).
 """
 
 from __future__ import annotations
@@ -53,6 +45,7 @@ from dblab.checks.testing_and_versioning_scenarios import (
     LOWER_REVISION,
     NICKNAME_FIX,
     PLAN_DEFAULT,
+    PLAN_LENGTH,
     PLAN_NAME,
     PLAN_REVISION,
     outcome,
@@ -343,6 +336,14 @@ def _run_lint_job(box: sandbox.Sandbox, before: dict) -> Result:
         return failed(
             "users.plan が NULL を許したままです (still nullable)。"
             "最後に NOT NULL にしてください。",
+            SECTION_LINT,
+        )
+    length = getattr(columns["plan"]["type"], "length", None)
+    if length != PLAN_LENGTH:
+        return failed(
+            f"users.plan の型が String({PLAN_LENGTH}) ではありません "
+            f"({columns['plan']['type']})。長さのない String は MariaDB で"
+            "失敗します (VARCHAR requires a length)。",
             SECTION_LINT,
         )
     wrong = [i for i, row in rows.items() if row["plan"] != PLAN_DEFAULT]

@@ -133,6 +133,7 @@ NICKNAME_FIX = {
 # --- exercise 2: another revision to fix ------------------------------------
 
 PLAN_DEFAULT = "free"  # written into PLAN_REVISION below
+PLAN_LENGTH = 20
 PLAN_REVISION = revision_source(
     "add users.plan, every existing user on the free plan",
     "c5c5c5c5c5c5",
