@@ -38,6 +38,7 @@ from dblab.checks.testing_and_versioning_scenarios import (
     BAD_CODES,
     BAD_NAME,
     BAD_REVISION,
+    BRANCH_FILES,
     BRANCHES,
     BROKEN_REVISIONS,
     LOWER_BATCH,
@@ -116,13 +117,17 @@ def _users(engine: sa.Engine) -> tuple[dict[int, dict], dict[str, dict]]:
 
 
 def _branch_edits(exercise: sandbox.Sandbox) -> Result | None:
-    """The mistake: a recorded branch revision deleted or edited."""
-    problems = migrate.verify_checksums(exercise.migrations / "versions")
+    """The mistake: a recorded or branch revision deleted or edited."""
+    versions = exercise.migrations / "versions"
     touched = [
         p
-        for p in problems
-        if "not recorded" not in p and any(rev in p for rev in BRANCHES)
+        for p in migrate.verify_checksums(versions)
+        if "not recorded" not in p
     ]
+    for name, text in BRANCH_FILES.values():
+        path = versions / f"{name}.py"
+        if path.exists() and path.read_text(encoding="utf-8") != text:
+            touched.append(f"edited: {path.name}")
     if any("removed" in p for p in touched):
         return failed(
             "ブランチの revision が versions/ から消えています (branch "
@@ -133,12 +138,12 @@ def _branch_edits(exercise: sandbox.Sandbox) -> Result | None:
         )
     if touched:
         return failed(
-            "記録済みのブランチの revision を書き換えています (edited an "
-            "applied revision: down_revision の付け替えなど)。適用した"
+            "適用済みの revision を書き換えています (edited an applied "
+            "revision: down_revision の付け替えなど)。適用した"
             "データベースと食い違うので、ファイルは元に戻し、マージ "
             f"revision を足してください。{SECTION_EDITED} も参照。",
             SECTION_MERGE,
-            *touched,
+            *sorted(set(touched)),
         )
     return None
 

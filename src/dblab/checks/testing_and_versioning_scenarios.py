@@ -42,6 +42,15 @@ BRANCH_BODIES = {
     ),
 }
 
+BRANCH_FILES = {
+    revision: (
+        f"2024_05_01_0900-{revision}_{BRANCHES[revision]}",
+        revision_source(message, revision, HEAD, up, down),
+    )
+    for revision, (message, up, down) in BRANCH_BODIES.items()
+}
+"""Each branch revision: its file name (no ``.py``) and its text."""
+
 # --- the lesson's bad revision and its fix ---------------------------------
 
 BAD_REVISION = revision_source(
@@ -229,13 +238,8 @@ def prepare_merge(server: URL | None = None) -> sandbox.Sandbox:
     """Two branches after the kit's head, both recorded in ``versions.sum``;
     the database has applied one of them (Alice's shipped first)."""
     box = sandbox.create("merge_exercise", server=server, migrations=True)
-    for revision, slug in BRANCHES.items():
-        message, up, down = BRANCH_BODIES[revision]
-        write_revision(
-            box,
-            f"2024_05_01_0900-{revision}_{slug}",
-            revision_source(message, revision, HEAD, up, down),
-        )
+    for name, text in BRANCH_FILES.values():
+        write_revision(box, name, text)
     migrate.write_checksums(box.migrations / "versions")
     migrate.upgrade(box, APPLIED_BRANCH)
     return box
