@@ -176,7 +176,9 @@ def values_columns(node: ast.AST) -> frozenset[str] | None:
         return None
     if values.args:
         return dict_keys(values.args[0])
-    return frozenset(k.arg.lower() for k in values.keywords if k.arg)
+    if any(k.arg is None for k in values.keywords):
+        return None  # ``.values(**columns)``: which ones cannot be told
+    return frozenset(k.arg.lower() for k in values.keywords)
 
 
 def dict_keys(node: ast.AST) -> frozenset[str] | None:

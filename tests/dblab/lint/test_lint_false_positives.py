@@ -19,8 +19,11 @@ TOP = 'users = sa.table("users", sa.column("email"))\nclass User:\n    __tablena
         "for user in session.query(User).filter(User.email.is_(None)):\n"
         "    user.email = 'x'\nsession.commit()",
         "_fill_emails()",
+        "columns = {'email': 'x'}\n"
+        "op.execute(users.update().where(users.c.email.is_(None))"
+        ".values(**columns))",
     ],
-    ids=["get_bind", "connection_core", "session_loop", "helper"],
+    ids=["get_bind", "connection_core", "session_loop", "helper", "splat"],
 )
 def test_a_backfill_wherever_it_is_run_counts(versions, backfill) -> None:
     top = TOP + (  # noqa: S608 - fixture revision text, not a query
