@@ -209,7 +209,9 @@ def closes_sessions(get_db: Callable[..., Any], engine: Engine) -> Result:
                     return failed(
                         f"{kind}リクエスト (GET {path} → {status}) の後、"
                         f"セッションが閉じられていません (接続 {leaked} 本が"
-                        "貸し出されたまま)。close() を finally に置くか、"
+                        "貸し出されたまま)。これが続くとプールが尽き、次の"
+                        "リクエストは pool_timeout 秒待って TimeoutError に"
+                        "なります。close() を finally に置くか、"
                         "with SessionLocal() as db: yield db にしてください。",
                         SECTION_SESSION,
                     )
