@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import URL, Engine, event, func, select, text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app import database, main
 from app.models import Address, Employee, User
 from dblab import migrate, settings
+from dblab import sandbox as sandboxes
 from dblab.sandbox import Sandbox
 
 
@@ -336,3 +338,50 @@ def test_app_package_never_imports_dblab() -> None:
             else:
                 continue
             assert not any(n.split(".")[0] == "dblab" for n in names), path
+
+
+def test_a_pool_of_one_serves_every_answer() -> None:
+    """One connection, no overflow: every route and error path gives it
+    back (else the next request would wait ``pool_timeout`` and fail);
+    a ``get_db`` that never closes exhausts the same pool at once."""
+    with sandboxes.create("app_pool", server=URL.create("sqlite")) as box:
+        migrate.upgrade(box, "head")
+        small = database.make_engine(
+            box.url, pool_size=1, max_overflow=0, pool_timeout=0.2
+        )
+        body = {"name": "Ann", "email": "ann@example.com"}
+        calls = [
+            ("POST", "/users", body, 201),
+            ("POST", "/users", body, 409),
+            ("GET", "/users/9", None, 404),
+            ("PATCH", "/users/1", {"age": -1}, 422),
+            ("POST", "/users/1/addresses", {"email_address": "a@b.c"}, 201),
+            ("GET", "/users", None, 200),
+            ("GET", "/employees", None, 200),
+        ]
+        try:
+            with TestClient(main.create_app(small)) as client:
+                for round_ in (1, 2):
+                    for method, path, json, status in calls:
+                        if round_ == 2 and status == 201 and path == "/users":
+                            status = 409  # Ann is registered by now
+                        response = client.request(method, path, json=json)
+                        assert response.status_code == status, (path, round_)
+            leaked = []
+
+            def leaky_get_db():
+                db = database.session_factory(small)()
+                leaked.append(db)
+                yield db
+
+            app = main.create_app(small)
+            app.dependency_overrides[database.get_db] = leaky_get_db
+            with TestClient(app) as client:
+                assert client.get("/users/1").status_code == 200
+                with pytest.raises(PoolTimeoutError, match="QueuePool"):
+                    client.get("/users/1")
+            for db in leaked:
+                db.close()
+            assert small.pool.checkedout() == 0
+        finally:
+            small.dispose()

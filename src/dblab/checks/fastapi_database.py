@@ -209,7 +209,9 @@ def closes_sessions(get_db: Callable[..., Any], engine: Engine) -> Result:
                     return failed(
                         f"{kind}リクエスト (GET {path} → {status}) の後、"
                         f"セッションが閉じられていません (接続 {leaked} 本が"
-                        "貸し出されたまま)。close() を finally に置くか、"
+                        "貸し出されたまま)。これが続くとプールが尽き、次の"
+                        "リクエストは pool_timeout 秒待って TimeoutError に"
+                        "なります。close() を finally に置くか、"
                         "with SessionLocal() as db: yield db にしてください。",
                         SECTION_SESSION,
                     )
@@ -254,7 +256,7 @@ def address_count_route(router: APIRouter, box: sandbox.Sandbox) -> Result:
         truth = {user_id: n for user_id, n in connection.execute(query)}
     if len(set(truth.values())) < 2:
         return failed(
-            "演習のサンドボックスの利用者の住所の数がすべて同じです。"
+            "演習のサンドボックスの利用者のメールアドレスの数がすべて同じです。"
             "prepare() で作り直してから試してください。",
             SECTION_ROUTES,
         )
@@ -293,8 +295,8 @@ def address_count_route(router: APIRouter, box: sandbox.Sandbox) -> Result:
         if status != 200 or body != want:
             return failed(
                 f"利用者 {user_id} の答えが違います: {status} {body!r}"
-                f" (期待 200 {want!r})。その利用者の住所だけを数えて"
-                "いますか。",
+                f" (期待 200 {want!r})。その利用者のアドレス"
+                " (addresses の行) だけを数えていますか。",
                 SECTION_ROUTES,
             )
     status, body = answers[missing]

@@ -111,8 +111,9 @@ SCENARIOS = {
     "B": (
         "joined",
         "社員だけが持つ列が多く、しかも NOT NULL にしたい列ばかりです。"
-        "社員はごく一部なので、1 つの表にすると大半の行が NULL だらけに"
-        "なります。結合テーブル継承が向いています。",
+        "1 つの表にするとそれらがすべて NULL 可になります。また勤怠記録が"
+        "外部キーで employees.id を参照できるのは結合テーブル継承だけです"
+        " (社員の人数の少なさは決め手ではありません)。",
     ),
 }
 SPELLINGS = {
@@ -124,7 +125,16 @@ SPELLINGS = {
     "結合": "joined",
     "結合テーブル": "joined",
     "結合テーブル継承": "joined",
+    "concrete": "concrete",
+    "具象": "concrete",
+    "具象テーブル": "concrete",
+    "具象テーブル継承": "concrete",
 }
+CONCRETE_WHY = (
+    "具象テーブル継承 (concrete) は種類ごとに完全なテーブルを持つので、"
+    "全種類をまとめて読むと UNION になり、サブクラス全体を指す外部キーも"
+    "作れません。"
+)
 
 
 def _department_problem(column_type: sa.types.TypeEngine) -> str:
@@ -382,7 +392,9 @@ def choose_strategy(answers: dict) -> Result:
                 '"single" か "joined" で答えてください。',
                 section,
             )
-        if choice != right:
+        if choice == "concrete":
+            wrong.append(f"場面 {key}: {CONCRETE_WHY}{why}")
+        elif choice != right:
             wrong.append(f"場面 {key}: {why}")
     if wrong:
         return failed(

@@ -156,7 +156,7 @@ def test_get_db_wrong_answers(box) -> None:
             (no_finally, "例外で終わった"),
             (returns, "return"),
             (closes_on_error_only, "成功した"),
-            (never_closes, "成功した"),
+            (never_closes, "TimeoutError"),
             (commits_in_finally, "finally で commit"),
             (commits_after_yield_swallowing, "commit されました"),
             (stub, "まだ解答がありません"),

@@ -195,7 +195,8 @@ def test_plain_users_on_every_backend(server) -> None:
         ({"A": "joined", "B": "joined"}, False, "1 つの場面"),
         ({"A": "joined", "B": "single"}, False, "2 つの場面"),
         ({"A": "single", "B": ...}, False, "場面 B"),
-        ({"A": "concrete", "B": "joined"}, False, "読めません"),
+        ({"A": "concrete", "B": "joined"}, False, "1 つの場面"),
+        ({"A": "table", "B": "joined"}, False, "読めません"),
         ({"A": ..., "B": ...}, False, "まだ解答がありません"),
         (["single", "joined"], False, "辞書"),
     ],
@@ -212,3 +213,11 @@ def test_choose_strategy_explains_the_wrong_scene() -> None:
     result = inheritance.choose_strategy({"A": "single", "B": "single"})
     assert not result.ok
     assert len(result.details) == 1 and "場面 B" in result.details[0]
+
+
+def test_choose_strategy_says_why_not_concrete() -> None:
+    """Concrete, named in the lesson, is a choice: wrong here, with why."""
+    result = inheritance.choose_strategy({"A": "具象", "B": "concrete"})
+    assert not result.ok and "2 つの場面" in result.message
+    assert all("UNION" in detail for detail in result.details)
+    assert "外部キー" in result.details[1]
