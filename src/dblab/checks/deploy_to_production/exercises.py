@@ -41,6 +41,7 @@ SCAN_MARKS = {"sqlite": "SCAN ", "postgresql": "Seq Scan", "mysql": ": ALL"}
 
 
 def _small(server, reuse, *revisions: str) -> targets.Targets:
+    reuse = getattr(reuse, "where", reuse)  # an Incident holds targets
     return make_targets(
         server,
         revisions=("INDEX_SAFE", *revisions),
@@ -302,7 +303,7 @@ def prepare_incident(
 ) -> Incident:
     """NICKNAME_REQUIRED deployed; the new app wrote rows since; the old
     app (still running on some servers) fails to insert."""
-    where = _small(server, reuse.where if reuse else None)
+    where = _small(server, reuse)
     production = where["production"]
     item = safety.backup(production, where.folder / "backups")
     add_revision(where, "NICKNAME_REQUIRED")
