@@ -147,6 +147,9 @@ def test_safe_index_wrong_answers(server, reused_targets) -> None:
     assert not wrong.ok and "autocommit_block() の外" in wrong.message
     wrong = dp.safe_index(WRONG_COLUMN, where)
     assert not wrong.ok and "addresses.email_address" in wrong.message
+    other_id = SAFE.replace(dp.EX2_REVISION, "0123456789ab")
+    wrong = dp.safe_index(other_id, where)
+    assert not wrong.ok and "wrong revision id" in wrong.message
     wrong = dp.safe_index(KEPT_ON_DOWNGRADE, where)
     assert not wrong.ok and "downgrade" in wrong.message
 
@@ -228,6 +231,17 @@ def test_incident_answer_wrong_answers(server, reused_targets) -> None:
         {"decision": "roll-forward", "revision": unrelated}, incident
     )
     assert not wrong.ok and "まだ失敗します" in wrong.message
+    dropped = FIX.replace(
+        'batch_op.alter_column(\n            "nickname",\n'
+        "            existing_type=sa.String(50),\n"
+        "            existing_nullable=False,\n"
+        '            server_default="",\n        )',
+        'batch_op.drop_column("nickname")',
+        1,
+    )
+    assert "drop_column" in dropped
+    wrong = check({"decision": "roll-forward", "revision": dropped}, incident)
+    assert not wrong.ok and "nickname が消えました" in wrong.message
     wrong = check({"decision": "roll-forward", "command": down}, incident)
     assert not wrong.ok and "revision の全文" in wrong.message
     wrong = check({"decision": "rollback"}, incident)

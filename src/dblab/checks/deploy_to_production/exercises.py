@@ -225,7 +225,15 @@ def _judge_index(path: Path, where: targets.Targets) -> Result:
     copy = _copy_production(where)
     fact = _upgrade_watched(copy, where.options())
     made = _index_on(copy.engine)
-    if migrate.current(copy) != (EX2_REVISION,) or not made:
+    now = migrate.current(copy)
+    if now != (EX2_REVISION,):
+        return failed(
+            f"upgrade 後の revision が {', '.join(now) or 'base'} です。"
+            f"dp.EX2_HEADER の revision ID ({EX2_REVISION}) と down_revision"
+            " のまま使ってください (wrong revision id)。",
+            SECTION_SAFE_INDEX,
+        )
+    if not made:
         return failed(
             "upgrade 後に addresses.email_address のインデックスがありません "
             "(no index on addresses.email_address)。",
@@ -409,8 +417,8 @@ def incident_answer(answer: dict, incident: Incident) -> Result:
     if not nicknames:
         return failed(
             f"デプロイ後に書かれた {lost} 件の nickname が消えました。"
-            "downgrade は列ごと値を捨てます (downgrade drops the column "
-            "and its data)。",
+            "downgrade (や列の削除) は列ごと値を捨てます (dropping the "
+            "column drops its data)。",
             SECTION_ROLLBACK,
         )
     if still:
