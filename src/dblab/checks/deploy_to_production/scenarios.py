@@ -1,35 +1,35 @@
-"""Checkers and scenarios of notebook 09 (deploying to production).
+"""Scenarios of notebook 09: targets, prepared revisions, the CI example.
 
-Scenarios: :func:`make_targets` builds dev / staging / production with a
-private ``migrations/`` copy under the targets' folder, production seeded;
+:func:`make_targets` builds dev / staging / production with a private
+``migrations/`` copy under the targets' folder, production seeded;
 :func:`add_revision` writes one of the prepared revisions into it:
 
-- ``INDEX``: an index on ``users.name`` (the good change);
+- ``INDEX``: an index on ``users.name`` written naively (PostgreSQL
+  blocks writes while it builds: lint LK101);
+- ``INDEX_SAFE``: the same revision, ``CONCURRENTLY`` inside
+  ``autocommit_block()`` (lints clean);
 - ``UNIQUE``: UNIQUE on ``users.name`` -- passes on an empty dev database,
   fails on a copy of production (seeded names repeat);
 - ``DROP_INDEX``: "cleanup" of that index -- a query becomes a full scan;
 - ``FAIL_IN_PRODUCTION``: the index, then an error only where the
   database is named production (a failure the rehearsal cannot see);
-- ``NICKNAME`` / ``DROP_AGE``: the plan of exercise 1 (with ``INDEX``).
-
-Exercises: :func:`risky_step` (which pending revision is risky),
-:func:`rollback_plan` (undo ``DROP_AGE`` without losing data) and
-:func:`caught_slow_query` (a rehearsal that stops ``DROP_INDEX``).
+- ``AGE_FOR_NAME`` (exercise 1): an index on age, ix_users_name dropped;
+- ``NICKNAME_REQUIRED`` (exercise 3): a required column the old app does
+  not send.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL
 
-from dblab import deploy, migrate, revisions, safety, settings, targets
-from dblab.checks import Result, checker, failed, passed
+from dblab import deploy, revisions, settings, targets
 from dblab.deploy import example_app
 from dblab.safety.health import Check
 
@@ -86,6 +86,26 @@ REVISIONS: dict[str, tuple[str, str, str, str, str, str]] = {
         'op.create_index("ix_users_name", "users", ["name"])',
         'op.drop_index("ix_users_name", table_name="users")',
     ),
+    "INDEX_SAFE": (
+        "9a1e0c3d5b01",
+        HEAD,
+        "index_users_name",
+        "index users.name for the search by name, without blocking writes",
+        "# CONCURRENTLY cannot run inside a transaction: commit first\n"
+        "    with op.get_context().autocommit_block():\n"
+        "        op.create_index(\n"
+        '            "ix_users_name",\n'
+        '            "users",\n'
+        '            ["name"],\n'
+        "            postgresql_concurrently=True,\n"
+        "        )",
+        "with op.get_context().autocommit_block():\n"
+        "        op.drop_index(\n"
+        '            "ix_users_name",\n'
+        '            table_name="users",\n'
+        "            postgresql_concurrently=True,\n"
+        "        )",
+    ),
     "UNIQUE": (
         "9a1e0c3d5b02",
         "9a1e0c3d5b01",
@@ -114,6 +134,32 @@ REVISIONS: dict[str, tuple[str, str, str, str, str, str]] = {
         '    if "production" in (name or ""):\n'
         '        raise RuntimeError("disk full (simulated)")',
         'op.drop_index("ix_users_name", table_name="users")',
+    ),
+    "AGE_FOR_NAME": (
+        "9a1e0c3d5b11",
+        "9a1e0c3d5b01",
+        "index_age_drop_name",
+        "index users.age for the age filter; drop ix_users_name (unused?)",
+        'op.create_index("ix_users_age", "users", ["age"])\n'
+        '    op.drop_index("ix_users_name", table_name="users")',
+        'op.create_index("ix_users_name", "users", ["name"])\n'
+        '    op.drop_index("ix_users_age", table_name="users")',
+    ),
+    "NICKNAME_REQUIRED": (
+        "9a1e0c3d5b31",
+        "9a1e0c3d5b01",
+        "require_users_nickname",
+        "users.nickname, required from now on (the new app sends it)",
+        _BATCH + "batch_op.add_column(\n"
+        '            sa.Column("nickname", sa.String(50), nullable=False,'
+        ' server_default="")\n'
+        "        )\n    " + _BATCH + "batch_op.alter_column(\n"
+        '            "nickname",\n'
+        "            existing_type=sa.String(50),\n"
+        "            existing_nullable=False,\n"
+        "            server_default=None,\n"
+        "        )",
+        _BATCH + 'batch_op.drop_column("nickname")',
     ),
     "NICKNAME": (
         "9a1e0c3d5b05",
@@ -216,158 +262,3 @@ def metadata_with_index() -> MetaData:
         table.to_metadata(metadata)
     sa.Index("ix_users_name", metadata.tables["users"].c.name)
     return metadata
-
-
-# --- scenarios of the exercises ---------------------------------------
-
-
-def prepare_plan(
-    server: URL | None = None, *, reuse: targets.Targets | None = None
-) -> targets.Targets:
-    """Production at HEAD; NICKNAME, INDEX and DROP_AGE pending."""
-    where = make_targets(
-        server, at=HEAD, users=settings.scaled(300, 60), reuse=reuse
-    )
-    add_revision(where, "NICKNAME")
-    add_revision(where, "INDEX", down=revision_id("NICKNAME"))
-    add_revision(where, "DROP_AGE")
-    return where
-
-
-def prepare_rollback(
-    server: URL | None = None, *, reuse: targets.Targets | None = None
-) -> targets.Targets:
-    """Production at INDEX, seeded; DROP_AGE pending."""
-    where = make_targets(
-        server,
-        revisions=("INDEX",),
-        users=settings.scaled(300, 60),
-        reuse=reuse,
-    )
-    add_revision(where, "DROP_AGE")
-    return where
-
-
-def prepare_slow_query(
-    server: URL | None = None, *, reuse: targets.Targets | None = None
-) -> targets.Targets:
-    """Production at INDEX, seeded; DROP_INDEX pending."""
-    where = make_targets(server, revisions=("INDEX",), reuse=reuse)
-    add_revision(where, "DROP_INDEX")
-    return where
-
-
-# --- checkers ------------------------------------------------------------
-
-
-@checker(SECTION_PLAN)
-def risky_step(answer: str, where: targets.Targets) -> Result:
-    """``answer``: the id of the pending revision that loses data."""
-    book = deploy.Runbook(where, "production")
-    plan = book.plan()
-    if str(answer) not in plan.pending:
-        return failed(
-            f"{answer!r} は適用待ちの revision ではありません (not pending)。"
-            f"計画に出ているのは {', '.join(plan.pending)} です。",
-            SECTION_PLAN,
-        )
-    codes = {f.code for f in plan.findings_of(str(answer))}
-    if not any(code.startswith("DS") for code in codes):
-        return failed(
-            f"{answer} はデータを消しません (no destructive change)。計画の"
-            "⚠ とオフライン SQL の DROP を探してください。",
-            SECTION_PLAN,
-        )
-    return passed(
-        f"{answer} は列を削除します ({', '.join(sorted(codes))})。適用前に"
-        "バックアップと、データを戻す手順が必要です。"
-    )
-
-
-@checker(SECTION_ROLLBACK)
-def rollback_plan(
-    plan: Callable[[targets.Target, safety.Backup], object],
-    where: targets.Targets,
-) -> Result:
-    """Apply DROP_AGE to production, run ``plan``, expect the old data."""
-    production = where["production"]
-    if migrate.current(production) != (revision_id("INDEX"),):
-        return failed(
-            "production が演習の出発点 (revision "
-            f"{revision_id('INDEX')}) にありません。前の解答で変わった"
-            "ので、prepare_rollback() で作り直してください (reset)。",
-            SECTION_ROLLBACK,
-        )
-    before = safety.fingerprint(production)
-    item = safety.backup(production, where.folder / "backups")
-    migrate.upgrade(production, revision_id("DROP_AGE"), **where.options())
-    try:
-        plan(production, item)
-    finally:
-        production.engine.dispose()
-    now = migrate.current(production)
-    expected = (revision_id("INDEX"),)
-    after = safety.fingerprint(production)
-    lost = before.differences(after)
-    if now != expected:
-        return failed(
-            f"revision が {', '.join(now) or 'base'} です。DROP_AGE の前の "
-            f"{expected[0]} に戻してください (wrong revision)。",
-            SECTION_ROLLBACK,
-        )
-    if lost:
-        return failed(
-            "revision は戻りましたが、データが戻っていません (data lost): "
-            f"{'; '.join(lost)}。downgrade は列を作り直すだけで、中身は"
-            "バックアップにしかありません。",
-            SECTION_ROLLBACK,
-        )
-    return passed(
-        "適用前の revision と、適用前と同じ指紋 (age の値も) に戻りました。"
-    )
-
-
-@checker(SECTION_REHEARSAL)
-def caught_slow_query(
-    rehearsal: deploy.Rehearsal, where: targets.Targets
-) -> Result:
-    """The learner's rehearsal failed because a query lost its index."""
-    if not isinstance(rehearsal, deploy.Rehearsal):
-        return failed(
-            "Runbook の rehearse() が返したものを渡してください "
-            f"(got {type(rehearsal).__name__})",
-            SECTION_REHEARSAL,
-        )
-    production = where["production"]
-    if migrate.current(production) != (revision_id("INDEX"),):
-        return failed(
-            "production の revision が変わっています。リハーサルは staging "
-            "で行い、本番には触れないでください (production touched)。",
-            SECTION_REHEARSAL,
-        )
-    regressed = [p for p in rehearsal.plans if p.regressed]
-    if not rehearsal.plans:
-        return failed(
-            "比べたクエリがありません (no queries)。queries= に名前と"
-            "クエリを渡してください。",
-            SECTION_REHEARSAL,
-        )
-    if not regressed:
-        names = ", ".join(p.query for p in rehearsal.plans)
-        return failed(
-            f"リハーサルは遅くなるクエリを見逃しました (slow query missed): "
-            f"比べたのは {names}。DROP_INDEX が消すインデックスを使う"
-            "クエリ (users を name で探す) を加えてください。",
-            SECTION_REHEARSAL,
-        )
-    if rehearsal.ok:
-        return failed(
-            "全件走査になったのにリハーサルが成功扱いです (not stopped)。",
-            SECTION_REHEARSAL,
-        )
-    return passed(
-        f"{regressed[0].query} が全件走査になることをリハーサルで見つけ、"
-        "本番には流しませんでした。",
-        f"before: {regressed[0].before}",
-        f"after:  {regressed[0].after}",
-    )
