@@ -44,22 +44,24 @@ CI_SETUP = ["uv sync --locked"]
 CI_COMMANDS = [
     f"uv run dblab lint --since {revisions.HEAD}",
     "uv run pytest -q -p no:cacheprovider -n 0 tests/kit/test_migrations.py"
-    " -k up_down_consistency",
+    ' tests/kit/test_stairway.py -k "sqlite and (single_head or'
+    ' up_down_consistency or stairway_up_down_up)"',
+    "uv run alembic upgrade head",
+    "uv run alembic check",
     "uv run dblab deploy --prepare",
     "uv run dblab deploy --target staging --dry-run",
 ]
-"""The checking ``run:`` lines of the CI example, in order."""
+"""The checking ``run:`` lines of the CI example's sqlite job, in order."""
 
 
-def ci_commands(path: Path = CI_FILE) -> list[str]:
-    """The ``run:`` lines of the workflow file, in order."""
+def ci_commands(path: Path = CI_FILE, job: str = "sqlite") -> list[str]:
+    """The ``run:`` lines of one job of the workflow file, in order."""
     import yaml
 
     workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         step["run"].strip()
-        for job in workflow["jobs"].values()
-        for step in job["steps"]
+        for step in workflow["jobs"][job]["steps"]
         if "run" in step
     ]
 
