@@ -10,6 +10,7 @@ One module per exercise, each its scenario first, then its checker:
 
 from dblab.checks import write_revision
 from dblab.checks.anti_patterns.backfill import (
+    LATE_ROWS,
     MAX_BATCH,
     MIN_PAUSE,
     NULLABLE,
@@ -39,6 +40,7 @@ from dblab.checks.anti_patterns.revision_split import (
 __all__ = [
     "DESTRUCTIVE_REVISION",
     "HEAD",
+    "LATE_ROWS",
     "MAX_BATCH",
     "MIN_PAUSE",
     "NULLABLE",
