@@ -21,6 +21,7 @@ from dblab.checks.anti_patterns.backfill import (
     reseed,
 )
 from dblab.checks.anti_patterns.backup import (
+    CLEANUP_REVISION,
     DESTRUCTIVE_REVISION,
     SECTION_BACKUP,
     accident,
@@ -38,6 +39,7 @@ from dblab.checks.anti_patterns.revision_split import (
 )
 
 __all__ = [
+    "CLEANUP_REVISION",
     "DESTRUCTIVE_REVISION",
     "HEAD",
     "LATE_ROWS",
