@@ -1,13 +1,18 @@
 """Checkers of notebook 08: the three exercises, right and wrong.
 
-Wrong answers are the mistakes a learner makes: the one-shot UPDATE, a
-batch that is too big, batches without a pause, a backfill that also
-overwrites good rows; the tangled revision kept, or "fixed" by dropping
+Wrong answers are the mistakes a learner makes: the one-shot UPDATE,
+OFFSET paging, a loop that lists its ids first and misses the rows the
+app writes meanwhile, a batch that is too big, batches without a pause,
+a loop that also overwrites good rows, the kit's helper instead of a
+loop; the tangled revision kept, or "fixed" by dropping
 the unique index or by rewriting the data; a backup taken after the
-accident, no verification, a restore never done.
+accident (a clean-up revision with an empty downgrade), no
+verification, a restore never done.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -27,17 +32,32 @@ PLACEHOLDER = {
 MISSING = USERS.c.email.is_(None)
 
 
-def batched(batch_size: int, pause: float):
+def keyset_loop(batch_size: int = 300, pause: float = 0.01):
+    """The answer: ``WHERE id > :last ORDER BY id LIMIT n``, commit each."""
+
     def fill(engine):
-        batching.backfill(
-            engine,
-            USERS,
-            PLACEHOLDER,
-            where=MISSING,
-            batch_size=batch_size,
-            pause=pause,
-            progress=False,
-        )
+        last = 0
+        while True:
+            with engine.begin() as connection:
+                ids = (
+                    connection.execute(
+                        sa.select(USERS.c.id)
+                        .where(USERS.c.id > last, MISSING)
+                        .order_by(USERS.c.id)
+                        .limit(batch_size)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return
+                connection.execute(
+                    sa.update(USERS)
+                    .where(USERS.c.id.between(ids[0], ids[-1]), MISSING)
+                    .values(PLACEHOLDER)
+                )
+            last = ids[-1]
+            time.sleep(pause)
 
     return fill
 
@@ -47,9 +67,78 @@ def one_shot(engine) -> None:
         connection.execute(sa.update(USERS).where(MISSING).values(PLACEHOLDER))
 
 
+def offset_pages(engine) -> None:
+    """Pages by OFFSET over the NULL rows: skips what the last batch filled."""
+    offset = 0
+    while True:
+        with engine.begin() as connection:
+            ids = (
+                connection.execute(
+                    sa.select(USERS.c.id)
+                    .where(MISSING)
+                    .order_by(USERS.c.id)
+                    .limit(300)
+                    .offset(offset)
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return
+            connection.execute(
+                sa.update(USERS).where(USERS.c.id.in_(ids)).values(PLACEHOLDER)
+            )
+        offset += 300
+        time.sleep(0.01)
+
+
+def listed_first(engine) -> None:
+    """Lists the NULL ids once, then updates them: misses later rows."""
+    with engine.connect() as connection:
+        ids = connection.execute(sa.select(USERS.c.id).where(MISSING))
+        ids = ids.scalars().all()
+    for first in range(0, len(ids), 300):
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(USERS)
+                .where(USERS.c.id.in_(ids[first : first + 300]))
+                .values(PLACEHOLDER)
+            )
+        time.sleep(0.01)
+
+
 def overwrite_all(engine) -> None:
+    """Walks the key but forgets ``email IS NULL`` in the UPDATE."""
+    last = 0
+    while True:
+        with engine.begin() as connection:
+            ids = connection.execute(
+                sa.select(USERS.c.id)
+                .where(USERS.c.id > last)
+                .order_by(USERS.c.id)
+                .limit(300)
+            )
+            ids = ids.scalars().all()
+            if not ids:
+                return
+            connection.execute(
+                sa.update(USERS)
+                .where(USERS.c.id.between(ids[0], ids[-1]))
+                .values(PLACEHOLDER)
+            )
+        last = ids[-1]
+        time.sleep(0.01)
+
+
+def kit_helper(engine) -> None:
     batching.backfill(
-        engine, USERS, PLACEHOLDER, batch_size=300, pause=0.01, progress=False
+        engine,
+        USERS,
+        PLACEHOLDER,
+        where=MISSING,
+        batch_size=300,
+        pause=0.01,
+        progress=False,
     )
 
 
@@ -60,30 +149,34 @@ def backfill_box():
     box.close()
 
 
-def test_batched_backfill_accepts_small_batches_with_a_pause(
-    backfill_box,
-) -> None:
-    result = anti_patterns.batched_backfill(batched(300, 0.01), backfill_box)
+def test_batched_backfill_accepts_the_keyset_loop(backfill_box) -> None:
+    result = anti_patterns.batched_backfill(keyset_loop(), backfill_box)
     assert result.ok, result
+    assert f"{anti_patterns.LATE_ROWS} 行も埋まりました" in str(result)
 
 
 @pytest.mark.parametrize(
     ("fill", "says"),
     [
-        (one_shot, "1 つのトランザクションで"),
-        (batched(5_000, 0.01), "1 つのトランザクションで"),
-        (batched(100, 0.0), "pause"),
+        (one_shot, "一括 UPDATE と同じ"),
+        (offset_pages, "OFFSET でページを進めています"),
+        (listed_first, "ループの途中でアプリが書いた"),
+        (keyset_loop(5_000), "一括 UPDATE と同じ"),
+        (keyset_loop(100, 0.0), "休んでください"),
         (overwrite_all, "もともと email のあった"),
-        (lambda engine: None, "NULL の email が"),
+        (kit_helper, "batching.backfill を呼んでいます"),
+        (lambda engine: None, "トランザクションが見えません"),
         ("fill", "関数を渡して"),
     ],
-    ids=["one-shot", "big-batches", "no-pause", "overwrites", "noop", "str"],
-)
+    ids=["one-shot", "offset", "listed-first", "big-batches", "no-pause",
+         "overwrites", "kit-helper", "noop", "str"],
+)  # fmt: skip
 def test_batched_backfill_rejects(backfill_box, fill, says) -> None:
     result = anti_patterns.batched_backfill(fill, backfill_box)
     assert not result.ok
     assert says in result.message, result
     assert result.section == anti_patterns.SECTION_BATCH
+    assert "大規模な一括更新" in str(result)
 
 
 def test_batched_backfill_stub(backfill_box) -> None:
@@ -176,7 +269,8 @@ def backup_box():
 def test_backup_restored_accepts_backup_verify_restore(backup_box) -> None:
     backup = safety.backup(backup_box, backup_box.folder)
     check = safety.verify_backup(backup, backup_box)
-    assert anti_patterns.accident(backup_box)
+    lost = anti_patterns.accident(backup_box)
+    assert [line.split(":")[0] for line in lost] == ["addresses"], lost
     safety.restore_in_place(backup, backup_box)
     result = anti_patterns.backup_restored(backup, check, backup_box)
     assert result.ok, result

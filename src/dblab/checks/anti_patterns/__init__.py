@@ -10,6 +10,7 @@ One module per exercise, each its scenario first, then its checker:
 
 from dblab.checks import write_revision
 from dblab.checks.anti_patterns.backfill import (
+    LATE_ROWS,
     MAX_BATCH,
     MIN_PAUSE,
     NULLABLE,
@@ -20,6 +21,7 @@ from dblab.checks.anti_patterns.backfill import (
     reseed,
 )
 from dblab.checks.anti_patterns.backup import (
+    CLEANUP_REVISION,
     DESTRUCTIVE_REVISION,
     SECTION_BACKUP,
     accident,
@@ -37,8 +39,10 @@ from dblab.checks.anti_patterns.revision_split import (
 )
 
 __all__ = [
+    "CLEANUP_REVISION",
     "DESTRUCTIVE_REVISION",
     "HEAD",
+    "LATE_ROWS",
     "MAX_BATCH",
     "MIN_PAUSE",
     "NULLABLE",

@@ -1,13 +1,18 @@
-"""Exercise 1 of notebook 08: a batched backfill.
+"""Exercise 1 of notebook 08: the keyset batch loop, written by hand.
 
 :func:`batched_backfill` runs the learner's ``fill(engine)`` on freshly
-seeded ``users`` with NULL e-mails, watching every transaction: all NULLs
-filled, nothing else changed, no transaction updating more than
-:data:`MAX_BATCH` rows, and a pause between the batches.
+seeded ``users`` with NULL e-mails and watches every transaction. While
+the loop runs, the app keeps writing: after the first batch commits,
+:data:`LATE_ROWS` new users with NULL e-mails arrive (above every id the
+loop could have listed at its start). Judged: every NULL filled (the late
+ones too), nothing else changed, no transaction updating more than
+:data:`MAX_BATCH` rows, no ``OFFSET`` paging, a pause between batches,
+and the loop the learner's own (not ``batching.backfill``).
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
@@ -16,6 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 from dblab import migrate, revisions, sandbox, seed, settings
 from dblab.batching import PROGRESS
@@ -29,6 +35,8 @@ MAX_BATCH = 1000
 """The most rows one transaction of the learner's backfill may update."""
 MIN_PAUSE = 0.005
 """Seconds: the median gap between two batches must be at least this."""
+LATE_ROWS = 40
+"""Users the app writes (e-mail NULL) while the learner's loop runs."""
 
 _USERS = sa.table(
     "users",
@@ -80,13 +88,60 @@ def _no_sync(dbapi_connection, connection_record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
-class _Transactions:
-    """Rows of ``users`` updated per transaction, with begin/commit times."""
+def _statement_kind(statement: str) -> tuple[str, str]:
+    """(verb, table) of an UPDATE / SELECT: ``("UPDATE", "users")``."""
+    words = statement.split()
+    verb = words[0].upper() if words else ""
+    if verb == "UPDATE" and len(words) > 1:
+        return verb, words[1].strip('"`').lower()
+    if verb == "SELECT" and "FROM" in (w.upper() for w in words):
+        upper = [w.upper() for w in words]
+        table = words[upper.index("FROM") + 1] if "FROM" in upper else ""
+        return verb, table.strip('"`(').lower()
+    return verb, ""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+
+_PLACEHOLDER = r"(%\(\w+\)s|:\w+|\?|%s|\d+)"
+_OFFSET = re.compile(
+    rf"\bOFFSET\s+{_PLACEHOLDER}|\bLIMIT\s+{_PLACEHOLDER}\s*,", re.IGNORECASE
+)  # MySQL writes LIMIT offset, count
+_NAMED = re.compile(r"%\((\w+)\)s|:(\w+)")
+
+
+def _offset(statement: str, parameters: object) -> int:
+    """The OFFSET a statement skips (SQLite renders ``OFFSET 0`` too)."""
+    found = _OFFSET.search(statement)
+    if not found:
+        return 0
+    group = 1 if found.group(1) else 2
+    token = found.group(group)
+    if token.isdigit():
+        return int(token)
+    named = _NAMED.fullmatch(token)
+    if named and isinstance(parameters, dict):
+        value = parameters.get(named.group(1) or named.group(2))
+    elif isinstance(parameters, (list, tuple)) and token in ("?", "%s"):
+        value = parameters[statement[: found.start(group)].count(token)]
+    else:
+        return 1  # a form not known here: OFFSET given
+    return value if isinstance(value, int) else 0
+
+
+class _Transactions:
+    """What the learner's loop sends: rows per transaction, with times.
+
+    After the first transaction that updated ``users`` commits, the next
+    one to begin first lets the app write :data:`LATE_ROWS` new users.
+    """
+
+    def __init__(self, box: Sandbox) -> None:
+        self.box = box
+        self.engine = box.engine
         self.open: dict[int, list[float]] = {}  # id(conn) -> [began, rows]
         self.done: list[tuple[float, float, int]] = []
+        self.paging = False  # a statement on users used OFFSET
+        self.helper = False  # batching.backfill's progress table was used
+        self.late: list[int] = []
         self.lock = threading.Lock()
 
     def __enter__(self) -> _Transactions:
@@ -113,12 +168,34 @@ class _Transactions:
     def _begin(self, connection) -> None:
         with self.lock:
             self.open[id(connection)] = [time.perf_counter(), 0]
+            arrive = bool(self.done) and not self.late
+        if arrive:
+            self.late = self._app_writes()
+
+    def _app_writes(self) -> list[int]:
+        """The app, on its own connection: new users, e-mail unknown."""
+        app = sa.create_engine(self.box.url, poolclass=NullPool)
+        try:
+            with app.connect() as connection:
+                top = connection.execute(
+                    sa.select(sa.func.max(_USERS.c.id))
+                ).scalar_one()
+            seed.users(
+                app, LATE_ROWS, seed=1, with_null_emails=1.0, progress=False
+            )
+        finally:
+            app.dispose()
+        return list(range(top + 1, top + 1 + LATE_ROWS))
 
     def _execute(self, connection, cursor, statement, *args) -> None:
-        words = statement.split(None, 2)
-        if len(words) < 2 or words[0].upper() != "UPDATE":
+        if PROGRESS.name in statement:
+            self.helper = True
+        verb, table = _statement_kind(statement)
+        if table != "users":
             return
-        if words[1].strip('"`').lower() != "users":
+        if _offset(statement, args[0] if args else None):
+            self.paging = True
+        if verb != "UPDATE":
             return
         with self.lock:
             entry = self.open.setdefault(
@@ -144,7 +221,7 @@ class _Transactions:
 def batched_backfill(
     fill: Callable[[Engine], object], exercise: Sandbox
 ) -> Result:
-    """All NULL e-mails filled in small transactions with a pause."""
+    """Every NULL e-mail filled by a keyset loop of small, paused batches."""
     if not callable(fill):
         return failed(
             "fill には engine を受け取る関数を渡してください "
@@ -152,51 +229,104 @@ def batched_backfill(
             SECTION_BATCH,
         )
     before = reseed(exercise)
-    nulls = sorted(i for i, email in before.items() if email is None)
-    with _Transactions(exercise.engine) as seen:
+    with _Transactions(exercise) as seen:
         fill(exercise.engine)
-    after = _emails(exercise.engine)
+    return _judged(seen, before, _emails(exercise.engine))
+
+
+def _judged(
+    seen: _Transactions,
+    before: dict[int, str | None],
+    after: dict[int, str | None],
+) -> Result:
+    batches = sorted(seen.done)
+    mistake = _mistake(seen, batches)
+    if mistake:
+        return failed(mistake, SECTION_BATCH)
+    nulls = sorted(i for i, email in before.items() if email is None)
     left = [i for i in nulls if after.get(i) is None]
-    if left:
-        return failed(
-            f"NULL の email が {len(left)} 行残っています (NULLs remain, "
-            f"e.g. id={left[0]})。すべての NULL を埋めてください。",
-            SECTION_BATCH,
-        )
+    late = [i for i in seen.late if after.get(i) is None]
+    if left or late:
+        return failed(_missed(left, late, len(seen.late)), SECTION_BATCH)
     changed = [
         i
         for i, email in before.items()
         if email is not None and after.get(i) != email
     ]
-    if changed or len(after) != len(before):
+    if changed or len(after) != len(before) + len(seen.late):
         return failed(
             f"もともと email のあった {len(changed)} 行が変わりました "
-            "(rows that were not NULL changed)。where で NULL の行だけに"
-            "絞ってください。",
+            "(rows that were not NULL changed)。UPDATE の WHERE で、"
+            "email が NULL の行だけに絞ってください。",
             SECTION_BATCH,
         )
-    batches = sorted(seen.done)
+    pause = _pause_missing(batches)
+    if pause:
+        return failed(pause, SECTION_BATCH)
+    biggest = max(rows for _, _, rows in batches)
+    return passed(
+        "NULL の email がすべて、鍵で進む小さなバッチと休止で埋まりました。",
+        f"{len(nulls)} 行を {len(batches)} バッチで更新 "
+        f"(最大 {biggest} 行 / バッチ)",
+        f"ループの途中でアプリが書いた {len(seen.late)} 行も埋まりました",
+        "もともと email のあった行は変わっていません",
+    )
+
+
+def _mistake(seen: _Transactions, batches: list) -> str | None:
+    """The loop's shape: the lesson's mistakes, first one found."""
+    if seen.helper:
+        return (
+            "batching.backfill を呼んでいます (the kit's helper)。この演習は"
+            "そのループを自分で書く練習です: `WHERE id > :last ORDER BY id "
+            "LIMIT n` で 1 バッチずつ進めてください。"
+        )
     if not batches:
-        return failed(
+        return (
             "users を更新したトランザクションが見えません (no UPDATE seen "
-            "through this engine)。渡された engine で更新してください。",
-            SECTION_BATCH,
+            "through this engine)。渡された engine で更新してください。"
         )
     biggest = max(rows for _, _, rows in batches)
     if biggest > MAX_BATCH:
-        return failed(
-            f"1 つのトランザクションで {biggest} 行を更新しました "
-            f"(one transaction updated {biggest} rows)。その間、ほかの"
-            f"書き込みは待たされます。1 バッチ {MAX_BATCH} 行以下に"
-            "分けてください (batch_size)。",
-            SECTION_BATCH,
+        return (
+            f"1 つのトランザクションで {biggest} 行を更新しました: 一括 "
+            f"UPDATE と同じです (one transaction updated {biggest} rows)。"
+            "その間、ほかの書き込みは待たされます。1 バッチ "
+            f"{MAX_BATCH} 行以下で、バッチごとにコミットしてください。"
+        )
+    if seen.paging:
+        return (
+            "OFFSET でページを進めています (OFFSET paging)。OFFSET は毎回"
+            "先頭から数え直すので後のバッチほど遅く、埋めた行が条件から外れると"
+            "行を飛ばします。前のバッチの最後の id から "
+            "`WHERE id > :last ORDER BY id LIMIT n` で進めてください。"
         )
     if len(batches) < 2:
-        return failed(
+        return (
             "更新が 1 つのトランザクションでした (one batch only)。"
-            "batch_size を小さくして、いくつかのバッチに分けてください。",
-            SECTION_BATCH,
+            "1 バッチの行数を小さくして、いくつかのバッチに分けてください。"
         )
+    return None
+
+
+def _missed(left: list[int], late: list[int], arrived: int) -> str:
+    if late and not left:
+        return (
+            f"ループの途中でアプリが書いた {arrived} 行のうち {len(late)} 行"
+            f"の email が NULL のままです (rows written during the loop "
+            f"were missed, e.g. id={late[0]})。最初に id の一覧や最大値を"
+            "決めてしまうと、後から来た行を見落とします。"
+            "`WHERE id > :last` のバッチが空になるまで進めてください。"
+        )
+    where = left or late
+    return (
+        f"NULL の email が {len(where)} 行残っています (NULLs remain, "
+        f"e.g. id={where[0]})。すべての NULL を埋めるまでループを"
+        "続けてください。"
+    )
+
+
+def _pause_missing(batches: list) -> str | None:
     gaps = [
         began - ended
         for (_, ended, _), (began, _, _) in zip(
@@ -204,17 +334,11 @@ def batched_backfill(
         )
     ]
     gap = statistics.median(gaps)
-    if gap < MIN_PAUSE:
-        return failed(
-            f"バッチとバッチの間がほとんど空いていません (median gap "
-            f"{gap * 1000:.1f} ms)。SQLite では、間を空けないと待っている"
-            f"書き込みが入れません。pause を {MIN_PAUSE * 2:g} 秒以上に"
-            "してください。",
-            SECTION_BATCH,
-        )
-    return passed(
-        "NULL の email がすべて、小さなバッチと休止で埋まりました。",
-        f"{len(nulls)} 行を {len(batches)} バッチで更新 "
-        f"(最大 {biggest} 行 / バッチ)",
-        "もともと email のあった行は変わっていません",
+    if gap >= MIN_PAUSE:
+        return None
+    return (
+        f"バッチとバッチの間がほとんど空いていません (no pause: median gap "
+        f"{gap * 1000:.1f} ms)。SQLite では、間を空けないと待っている"
+        f"書き込みが入れません。バッチの間に {MIN_PAUSE * 2:g} 秒以上"
+        "休んでください (time.sleep)。"
     )

@@ -3,7 +3,8 @@
 :func:`prepare_backup` seeds the exercise database and records its
 fingerprint beside it (in the sandbox's folder, so the state travels
 with the sandbox, not in this module); :func:`accident` applies
-:data:`DESTRUCTIVE_REVISION` and records the damage; :func:`backup_restored`
+:data:`CLEANUP_REVISION` (a data migration with no way back, not the
+lesson's dropped column) and records the damage; :func:`backup_restored`
 looks at the learner's backup, its verification and the database after
 the accident.
 """
@@ -44,7 +45,28 @@ def downgrade():
     with op.batch_alter_table("users") as batch_op:
         batch_op.add_column(sa.Column("age", sa.Integer(), nullable=True))
 '''
-"""A revision that throws data away: the backup exercise's accident."""
+"""A revision that throws data away: the lesson's example."""
+
+CLEANUP_REVISION = '''\
+"""delete the addresses of users who left (the WHERE is wrong)"""
+
+from alembic import op
+
+revision = "c1ea00000001"
+down_revision = "<HEAD>"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # meant: the users who left; wrote: every user above id 100
+    op.execute("DELETE FROM addresses WHERE user_id > 100")
+
+
+def downgrade():
+    pass  # deleted rows cannot be written back by code
+'''.replace("<HEAD>", HEAD)
+"""The backup exercise's accident: a clean-up whose downgrade is empty."""
 
 
 # -- the scenario --
@@ -66,11 +88,12 @@ def prepare_backup(server: URL | None = None) -> Sandbox:
 
 
 def accident(box: Sandbox) -> list[str]:
-    """Apply :data:`DESTRUCTIVE_REVISION`; return what the data lost."""
-    write_revision(box, "dead00000001_drop_users_age", DESTRUCTIVE_REVISION)
+    """Apply :data:`CLEANUP_REVISION`, then downgrade; return the loss."""
+    name = "c1ea00000001_delete_old_addresses"
+    write_revision(box, name, CLEANUP_REVISION)
     migrate.upgrade(box, "head")
-    migrate.downgrade(box, HEAD)  # the column is back, its data is not
-    (box.migrations / "versions" / "dead00000001_drop_users_age.py").unlink()
+    migrate.downgrade(box, HEAD)  # the record goes back, the rows do not
+    (box.migrations / "versions" / f"{name}.py").unlink()
     after = safety.fingerprint(box.engine)
     _remember(box, damaged=after)
     return _recalled(box)["original"].differences(after)
