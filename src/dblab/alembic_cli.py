@@ -60,7 +60,7 @@ class Completed:
 
 
 @contextlib.contextmanager
-def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+def environment(**values: str | None) -> Iterator[None]:
     """Set (or, for None, remove) variables for a block, then restore."""
     saved = {key: os.environ.get(key) for key in values}
     for key, value in values.items():
@@ -95,7 +95,7 @@ def run(
     ]
     code = 0
     with (
-        environment(env or {}),
+        environment(**(env or {})),
         contextlib.chdir(cwd),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
