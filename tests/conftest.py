@@ -164,3 +164,15 @@ def _write_alembic_ini(box: sandboxes.Sandbox) -> Path:
 def alembic_ini() -> Callable[[sandboxes.Sandbox], Path]:
     """``alembic_ini(box)``: an ini for the ``alembic`` command on box."""
     return _write_alembic_ini
+
+
+@pytest.fixture
+def alembic_config(sandbox: sandboxes.Sandbox):
+    """pytest-alembic's config: the Alembic config of the sandbox's copy."""
+    return migrate.config(sandbox)
+
+
+@pytest.fixture
+def alembic_engine(sandbox: sandboxes.Sandbox):
+    """pytest-alembic's engine: the sandbox's."""
+    return sandbox.engine

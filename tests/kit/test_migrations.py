@@ -7,8 +7,6 @@ step, the half-way failure, an unknown revision, offline SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from pytest_alembic.tests import (  # noqa: F401  (collected as tests)
@@ -24,16 +22,6 @@ from dblab.sandbox import Sandbox
 
 HEAD = revisions.HEAD
 CHAIN = list(revisions.CHAIN)
-
-
-@pytest.fixture
-def alembic_config(sandbox: Sandbox):
-    return migrate.config(sandbox)
-
-
-@pytest.fixture
-def alembic_engine(sandbox: Sandbox) -> Iterator[sa.Engine]:
-    yield sandbox.engine
 
 
 def table_names(box: Sandbox) -> set[str]:

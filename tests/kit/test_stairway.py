@@ -9,23 +9,10 @@ upgrade the same schema as the first. ``docs/ci/migrations.yml`` runs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 
-from dblab import migrate, revisions, schema
-from dblab.sandbox import Sandbox
-
-
-@pytest.fixture
-def alembic_config(sandbox: Sandbox):
-    return migrate.config(sandbox)
-
-
-@pytest.fixture
-def alembic_engine(sandbox: Sandbox) -> Iterator[sa.Engine]:
-    yield sandbox.engine
+from dblab import revisions, schema
 
 
 def walk(runner, engine: sa.Engine) -> list[str]:
