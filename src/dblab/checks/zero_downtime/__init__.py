@@ -116,7 +116,7 @@ def _plan_problems(steps, chain) -> list[tuple[str, str]]:
 def _lint_problems(box: Sandbox) -> list[tuple[str, str]]:
     files = {p.name for p in learner_files(box)}
     try:
-        found = lint.lint(box.migrations / "versions")
+        found = lint.lint(box.migrations / "versions", since=revisions.HEAD)
     except lint.LintError as error:
         return [(f"revision を読めません (lint): {error}", verdict.PLAN)]
     codes = [

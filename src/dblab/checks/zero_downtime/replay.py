@@ -136,20 +136,26 @@ class FillMonitor:
             daemon=True,
         )
 
+        self._sample = lambda: self._take(trial, traffic)
+
+    def _take(self, trial: Sandbox, traffic: Traffic) -> None:
+        count = _count(trial.engine, FILLED)
+        if count is not None:
+            self.samples.append((traffic.clock(), count))
+
     def _run(self, trial, traffic, poll) -> None:
-        while not self._stop.is_set():
-            count = _count(trial.engine, FILLED)
-            if count is not None:
-                self.samples.append((traffic.clock(), count))
-            self._stop.wait(poll)
+        while not self._stop.wait(poll):
+            self._take(trial, traffic)
 
     def __enter__(self) -> FillMonitor:
+        self._sample()  # before the step, and once more after it
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
 
 
 def upgrade(trial: Sandbox, revision: str) -> None:

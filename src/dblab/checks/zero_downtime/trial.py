@@ -150,6 +150,7 @@ def probe_downgrades(trial: Sandbox, chain: list[str], rows: int) -> Probe:
         previous = revision
     try:
         migrate.downgrade(trial, to=revisions.HEAD)
+        trial.engine.dispose()
         with trial.engine.begin() as connection:
             connection.execute(sa.delete(_users))
     except MigrationError as error:

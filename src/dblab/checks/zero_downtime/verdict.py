@@ -20,10 +20,18 @@ RENAME = "06_split_migrations「列名の変更: expand → migrate → contract
 NOT_NULL = "06_split_migrations「サンプル 3: NOT NULL への変更」"
 LOCKS = "08_anti_patterns「大規模な一括更新」"
 
-ONE_TRANSACTION_SHARE = 0.5
+ONE_TRANSACTION_SHARE = 0.9
 """A step whose fill jumps by more than this share at once is one batch."""
 
+NOT_NULL_TOO_EARLY = (
+    "backfill が終わる前に family_name / given_name を NOT NULL に"
+    "しています (NOT NULL before the backfill was complete)。"
+    "新しい列を書く版 (dual) に入れ替え、backfill で全行を埋めて"
+    "から制約を付けてください"
+)
+
 LINT_NAMES = {
+    "MF104": (NOT_NULL_TOO_EARLY, NOT_NULL),
     "LK101": (
         "インデックスを書き込みを止める形で作っています (index built while "
         "blocking writes)。PostgreSQL では CONCURRENTLY を "
@@ -89,13 +97,7 @@ def find_not_null_too_early(run: Replay) -> list[tuple[str, str]]:
         if failed_on_nulls or (
             made_not_null and (step.unfilled_before or writers_left)
         ):
-            return [(
-                "backfill が終わる前に family_name / given_name を NOT NULL に"
-                "しています (NOT NULL before the backfill was complete)。"
-                "新しい列を書く版 (dual) に入れ替え、backfill で全行を埋めて"
-                "から制約を付けてください",
-                NOT_NULL,
-            )]
+            return [(NOT_NULL_TOO_EARLY, NOT_NULL)]
     return []
 
 

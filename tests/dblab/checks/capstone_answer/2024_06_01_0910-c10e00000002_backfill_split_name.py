@@ -49,19 +49,18 @@ def fill(bind, last):
     ).all()
     if not rows:
         return None
-    values = []
+    family, given = {}, {}
     for key, name in rows:
-        family, given = split_name(name or "")
-        values.append({"key": key, "family": family, "given": given})
+        family[key], given[key] = split_name(name or "")
+    # One UPDATE per batch (CASE id WHEN ... THEN ...): one statement,
+    # one commit, whatever the driver does with executemany.
     bind.execute(
         users.update()
-        .where(users.c.id == sa.bindparam("key"))
-        .where(users.c.family_name.is_(None))
+        .where(users.c.id.in_(family), users.c.family_name.is_(None))
         .values(
-            family_name=sa.bindparam("family"),
-            given_name=sa.bindparam("given"),
-        ),
-        values,
+            family_name=sa.case(family, value=users.c.id),
+            given_name=sa.case(given, value=users.c.id),
+        )
     )
     return rows[-1].id
 
