@@ -298,7 +298,7 @@ UNREACHABLE_WORDS = (
     "server closed the connection",
     "terminating connection",
     "lost connection",
-    "not accepting connections",
+    "accepting connections",
     "does not exist",
     "unable to open database",
     "connection timeout",
