@@ -145,9 +145,7 @@ def _allow(admin: sa.Engine, box: Sandbox, allowed: bool) -> None:
     traffic's live ones (PostgreSQL)."""
     with admin.connect() as connection:
         connection.execute(
-            sa.text(
-                f'ALTER DATABASE "{box.name}" ALLOW_CONNECTIONS {allowed}'
-            )
+            sa.text(f'ALTER DATABASE "{box.name}" ALLOW_CONNECTIONS {allowed}')
         )
         if not allowed:
             connection.execute(

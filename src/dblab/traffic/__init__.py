@@ -286,8 +286,9 @@ def _connection_lost(error: exc.SQLAlchemyError) -> bool:
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        return isinstance(error, exc.OperationalError | exc.InterfaceError) \
-            and _sounds_unreachable(_first_line(error))
+        return isinstance(
+            error, exc.OperationalError | exc.InterfaceError
+        ) and _sounds_unreachable(_first_line(error))
     return False
 
 

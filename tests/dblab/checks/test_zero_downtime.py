@@ -28,7 +28,9 @@ def copy_answer(box: Sandbox, replace: dict[str, dict[str, str]] = {}):  # noqa:
     """The solution's revisions into ``box``, with text replaced per file."""
     for path in sorted(ANSWER.glob("*.py")):
         text = path.read_text(encoding="utf-8")
-        for old, new in replace.get(path.name.split("-")[1].split("_")[0], {}).items():
+        for old, new in replace.get(
+            path.name.split("-")[1].split("_")[0], {}
+        ).items():
             assert old in text, (path.name, old)
             text = text.replace(old, new)
         (box.migrations / "versions" / path.name).write_text(text, "utf-8")
@@ -59,13 +61,13 @@ def test_solution_passes_under_traffic(answered: Sandbox) -> None:
 
 
 def test_stub_is_not_done(answered: Sandbox) -> None:
-    assert "まだ解答がありません" in zero_downtime.check_capstone(
-        answered, ...
-    ).message
+    assert (
+        "まだ解答がありません"
+        in zero_downtime.check_capstone(answered, ...).message
+    )
 
 
 def test_unknown_revision_in_plan_is_named(answered: Sandbox) -> None:
     result = zero_downtime.check_capstone(answered, ["apply 0bad"])
     assert not result.ok
     assert "0bad" in result.message
-

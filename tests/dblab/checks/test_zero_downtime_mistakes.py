@@ -70,7 +70,10 @@ def test_not_null_before_the_backfill(box: Sandbox) -> None:
     result = grade(box, plan, NOT_NULL_FIRST)
     assert not result.ok
     assert "NOT NULL before the backfill" in result.message
-    assert result.section == "06_split_migrations「サンプル 3: NOT NULL への変更」"
+    assert (
+        result.section
+        == "06_split_migrations「サンプル 3: NOT NULL への変更」"
+    )
 
 
 ONE_TRANSACTION = {
@@ -95,7 +98,7 @@ def test_one_transaction_backfill(box: Sandbox) -> None:
     assert result.section == "08_anti_patterns「大規模な一括更新」"
 
 
-SAFE_INDEX = (ANSWER / "2024_06_01_0920-c10e00000003_index_family_name.py")
+SAFE_INDEX = ANSWER / "2024_06_01_0920-c10e00000003_index_family_name.py"
 SAFE_UPGRADE = SAFE_INDEX.read_text(encoding="utf-8").split("def downgrade")[0]
 BLOCKING_INDEX = {
     "c10e00000003": {

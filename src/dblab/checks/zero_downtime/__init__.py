@@ -98,18 +98,22 @@ def _plan_problems(steps, chain) -> list[tuple[str, str]]:
     applied = [s.target for s in steps if s.kind == "apply"]
     unknown = [r for r in applied if r not in chain]
     if unknown:
-        return [(
-            f"計画の revision {', '.join(unknown)} が versions/ にありません "
-            f"(unknown revision; yours: {', '.join(chain) or 'none'})",
-            verdict.PLAN,
-        )]
+        return [
+            (
+                f"計画の revision {', '.join(unknown)} が versions/ にありません "
+                f"(unknown revision; yours: {', '.join(chain) or 'none'})",
+                verdict.PLAN,
+            )
+        ]
     if applied != chain:
-        return [(
-            "計画はあなたの revision をすべて、古い順に 1 回ずつ apply して"
-            f"ください (apply every revision once, in order: "
-            f"{' → '.join(chain)})",
-            verdict.PLAN,
-        )]
+        return [
+            (
+                "計画はあなたの revision をすべて、古い順に 1 回ずつ apply して"
+                f"ください (apply every revision once, in order: "
+                f"{' → '.join(chain)})",
+                verdict.PLAN,
+            )
+        ]
     return []
 
 
@@ -173,16 +177,16 @@ def _graded_run(box, steps, rows, pace) -> Report:
 def _data_problems(report: Report) -> list[tuple[str, str]]:
     data = report.data
     if data is None:
-        return [(
-            "最後に family_name / given_name がありません "
-            "(the new columns are missing at the end)",
-            SECTION,
-        )]
+        return [
+            (
+                "最後に family_name / given_name がありません "
+                "(the new columns are missing at the end)",
+                SECTION,
+            )
+        ]
     found = []
     if data.missing:
-        found.append((
-            f"{data.missing} 行が失われました (rows lost)", SECTION
-        ))
+        found.append((f"{data.missing} 行が失われました (rows lost)", SECTION))
     if data.wrong:
         stale = _old_after_fill(report.run)
         why = (
@@ -191,12 +195,14 @@ def _data_problems(report: Report) -> list[tuple[str, str]]:
             if stale
             else ""
         )
-        found.append((
-            f"{data.wrong} 行の family_name / given_name が分割規則と合い"
-            f"ません (rows mis-split or stale)。{why}例: "
-            + "; ".join(data.examples or []),
-            SECTION,
-        ))
+        found.append(
+            (
+                f"{data.wrong} 行の family_name / given_name が分割規則と合い"
+                f"ません (rows mis-split or stale)。{why}例: "
+                + "; ".join(data.examples or []),
+                SECTION,
+            )
+        )
     return found
 
 
@@ -242,16 +248,20 @@ def _step_problems(run: Replay) -> list[tuple[str, str]]:
     found += verdict.find_errors(run)
     last = run.steps[-1].columns_after if run.steps else {}
     if "name" in last or not last:
-        found.append((
-            "計画の最後に name が残っています: contract まで進めてください "
-            "(the plan does not reach the contract)",
-            verdict.PLAN,
-        ))
+        found.append(
+            (
+                "計画の最後に name が残っています: contract まで進めてください "
+                "(the plan does not reach the contract)",
+                verdict.PLAN,
+            )
+        )
     if run.stopped_because not in (None, "stopped"):
-        found.append((
-            f"トラフィックが途中で止まりました ({run.stopped_because})",
-            SECTION,
-        ))
+        found.append(
+            (
+                f"トラフィックが途中で止まりました ({run.stopped_because})",
+                SECTION,
+            )
+        )
     return found
 
 
@@ -316,5 +326,3 @@ def _judge(report: Report, limit: float | None) -> Graded:
         tuple(details),
         report,
     )
-
-

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from dblab.traffic import Request, split_name
-
 from dblab.checks.zero_downtime.replay import Replay
+from dblab.traffic import Request, split_name
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,7 @@ def check_rows(
                 result.wrong += 1
                 if len(result.examples) < 3:
                     result.examples.append(
-                        f"id {key}: ({family!r}, {given!r}), "
-                        f"期待 {want!r}"
+                        f"id {key}: ({family!r}, {given!r}), 期待 {want!r}"
                     )
     result.missing = len(set(expected) - seen)
     return result

@@ -21,12 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from dblab import migrate, settings
+from dblab.checks.zero_downtime.trial import columns
 from dblab.errors import MigrationError
 from dblab.sandbox import Sandbox
 from dblab.traffic import OLD, VERSIONS, Request, Traffic
 from dblab.traffic.versions import Written
-
-from dblab.checks.zero_downtime.trial import columns
 
 
 @dataclass(frozen=True)
@@ -212,7 +211,8 @@ def replay(trial: Sandbox, steps: list[Step], rows: int, pace: Pace):
             if step.kind == "deploy":
                 _deploy(traffic, step, pace)
                 run.live_during = tuple(
-                    v for v in VERSIONS
+                    v
+                    for v in VERSIONS
                     if v in run.live_during or v == step.target
                 )
             else:

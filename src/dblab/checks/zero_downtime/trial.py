@@ -53,7 +53,8 @@ def learner_files(box: Sandbox) -> list:
     """The revision files in ``box`` that the kit's chain does not have."""
     kit = {p.name for p in (settings.MIGRATIONS / "versions").glob("*.py")}
     return sorted(
-        p for p in (box.migrations / "versions").glob("*.py")
+        p
+        for p in (box.migrations / "versions").glob("*.py")
         if p.name not in kit
     )
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 
+from dblab.checks.zero_downtime.replay import Replay
 from dblab.traffic import VERSIONS
 from dblab.traffic.versions import READS_NAME, USES_NAME
-
-from dblab.checks.zero_downtime.replay import Replay
 
 NOTEBOOK = "10_zero_downtime_capstone"
 PLAN = f"{NOTEBOOK}「ロールアウト計画」"
@@ -66,13 +65,15 @@ def find_contract_too_early(run: Replay) -> list[tuple[str, str]]:
         if using:
             readers = [v for v in using if v in READS_NAME]
             what = "読んで" if readers else "書いて"
-            return [(
-                f"contract ({step.step.target}) を、まだ name を{what}いる版 "
-                f"({_joined(using)}) が動いている間に適用しました "
-                "(contract before every live version stopped using name)。"
-                "new-only だけが動いてから contract してください",
-                PLAN,
-            )]
+            return [
+                (
+                    f"contract ({step.step.target}) を、まだ name を{what}いる版 "
+                    f"({_joined(using)}) が動いている間に適用しました "
+                    "(contract before every live version stopped using name)。"
+                    "new-only だけが動いてから contract してください",
+                    PLAN,
+                )
+            ]
     return []
 
 
@@ -91,7 +92,8 @@ def find_not_null_too_early(run: Replay) -> list[tuple[str, str]]:
         failed_on_nulls = step.error and NULL_WORDS.search(step.error)
         made_not_null = step.columns_after.get("family_name") is False
         writers_left = [
-            v for v in step.live_after
+            v
+            for v in step.live_after
             if v not in ("dual", "new-read", "new-only")
         ]
         if failed_on_nulls or (
@@ -114,13 +116,15 @@ def find_one_transaction_backfill(run: Replay) -> list[tuple[str, str]]:
             continue
         jump = max(b - a for a, b in zip(counts, counts[1:], strict=False))
         if jump > filled * ONE_TRANSACTION_SHARE:
-            return [(
-                f"{step.step.target} は {filled} 行を 1 つのトランザクションで"
-                "埋めています (a one-transaction backfill): その間、同じ行を"
-                "書くリクエストが待たされます (図の山)。キーで区切ったバッチ"
-                "ごとにコミットしてください",
-                LOCKS,
-            )]
+            return [
+                (
+                    f"{step.step.target} は {filled} 行を 1 つのトランザクションで"
+                    "埋めています (a one-transaction backfill): その間、同じ行を"
+                    "書くリクエストが待たされます (図の山)。キーで区切ったバッチ"
+                    "ごとにコミットしてください",
+                    LOCKS,
+                )
+            ]
     return []
 
 
@@ -128,15 +132,15 @@ def find_errors(run: Replay) -> list[tuple[str, str]]:
     """Requests that failed, counted per version, with their first error."""
     found = []
     for version in VERSIONS:
-        errors = [
-            r for r in run.requests if r.version == version and r.error
-        ]
+        errors = [r for r in run.requests if r.version == version and r.error]
         if errors:
-            found.append((
-                f"アプリの版 {version} のリクエストが {len(errors)} 件失敗"
-                f"しました (errors seen by {version}): {errors[0].error}",
-                PLAN,
-            ))
+            found.append(
+                (
+                    f"アプリの版 {version} のリクエストが {len(errors)} 件失敗"
+                    f"しました (errors seen by {version}): {errors[0].error}",
+                    PLAN,
+                )
+            )
     return found
 
 
@@ -145,12 +149,14 @@ def classify_errors(run: Replay) -> list[tuple[str, str]]:
     for request in run.requests:
         text = (request.error or "").lower()
         if "backfill has not reached" in text:
-            return [(
-                f"{request.version} を backfill が終わる前に出しました "
-                "(a new-read version before the backfill was complete): "
-                "family_name が NULL の行を読んでいます",
-                PLAN,
-            )]
+            return [
+                (
+                    f"{request.version} を backfill が終わる前に出しました "
+                    "(a new-read version before the backfill was complete): "
+                    "family_name が NULL の行を読んでいます",
+                    PLAN,
+                )
+            ]
     return []
 
 
@@ -158,10 +164,11 @@ def name_findings(codes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Lint findings as named mistakes (the known ones first)."""
     named = [LINT_NAMES[code] for code, _ in codes if code in LINT_NAMES]
     rest = [
-        (f"リンターの指摘 {code}: {line}", "07_testing_and_versioning"
-         "「リンター」")
+        (
+            f"リンターの指摘 {code}: {line}",
+            "07_testing_and_versioning「リンター」",
+        )
         for code, line in codes
         if code not in LINT_NAMES
     ]
     return named + rest
-

@@ -97,12 +97,16 @@ def downgrade():
     with op.get_context().autocommit_block():
         bind = op.get_bind()
         while True:
-            keys = bind.execute(
-                sa.select(users.c.id)
-                .where(users.c.family_name.is_not(None))
-                .order_by(users.c.id)
-                .limit(BATCH_SIZE)
-            ).scalars().all()
+            keys = (
+                bind.execute(
+                    sa.select(users.c.id)
+                    .where(users.c.family_name.is_not(None))
+                    .order_by(users.c.id)
+                    .limit(BATCH_SIZE)
+                )
+                .scalars()
+                .all()
+            )
             if not keys:
                 return
             bind.execute(
