@@ -167,7 +167,7 @@ class Traffic:
 
     def _run(self, version: Version, stop: threading.Event) -> None:
         slot = VERSIONS.index(version.name)
-        rng = random.Random(f"{self.seed}:{version.name}")
+        rng = random.Random(f"{self.seed}:{version.name}")  # noqa: S311
         period = 1.0 / self.rate
         due = time.perf_counter()
         while not (stop.is_set() or self._halt.is_set()):

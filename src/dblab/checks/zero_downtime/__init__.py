@@ -53,8 +53,11 @@ ROWS = settings.scaled(1_000_000, 2_000)
 """Users in the trial database: a learner's run, and under tests."""
 PROBE_ROWS = 200
 """Sample users for the downgrade probe."""
-LATENCY_LIMIT = settings.scaled(200, 1000) / 1000
-"""Worst request (seconds) a step may cause on PostgreSQL and MariaDB."""
+LATENCY_LIMIT = 0.2 if settings.scale() != "test" else None
+"""Worst request (seconds) a step may cause on PostgreSQL and MariaDB.
+
+Not graded at ``DBLAB_SCALE=test``: a few thousand rows block nothing
+for long, and a busy test machine stalls requests on its own."""
 SQLITE_NOTE = (
     "SQLite は書き手が 1 つだけなので、テーブルを作り直す手順 (batch mode) "
     "の間は書き込みが待たされます。SQLite の遅延は参考値で、採点はエラー"
@@ -100,16 +103,17 @@ def _plan_problems(steps, chain) -> list[tuple[str, str]]:
     if unknown:
         return [
             (
-                f"計画の revision {', '.join(unknown)} が versions/ にありません "
-                f"(unknown revision; yours: {', '.join(chain) or 'none'})",
+                f"計画の revision {', '.join(unknown)} が versions/ に"
+                "ありません (unknown revision; yours: "
+                f"{', '.join(chain) or 'none'})",
                 verdict.PLAN,
             )
         ]
     if applied != chain:
         return [
             (
-                "計画はあなたの revision をすべて、古い順に 1 回ずつ apply して"
-                f"ください (apply every revision once, in order: "
+                "計画はあなたの revision をすべて、古い順に 1 回ずつ "
+                "apply してください (apply every revision once, in order: "
                 f"{' → '.join(chain)})",
                 verdict.PLAN,
             )
@@ -250,8 +254,8 @@ def _step_problems(run: Replay) -> list[tuple[str, str]]:
     if "name" in last or not last:
         found.append(
             (
-                "計画の最後に name が残っています: contract まで進めてください "
-                "(the plan does not reach the contract)",
+                "計画の最後に name が残っています: contract まで進めて"
+                "ください (the plan does not reach the contract)",
                 verdict.PLAN,
             )
         )

@@ -14,7 +14,6 @@ replay (and the traffic).
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -221,7 +220,6 @@ def replay(trial: Sandbox, steps: list[Step], rows: int, pace: Pace):
             run.live_after = traffic.live
             if run.error is not None:
                 break
-        time.sleep(0)
     return Replay(
         backend=trial.backend,
         baseline_end=baseline_end,

@@ -67,8 +67,8 @@ def find_contract_too_early(run: Replay) -> list[tuple[str, str]]:
             what = "読んで" if readers else "書いて"
             return [
                 (
-                    f"contract ({step.step.target}) を、まだ name を{what}いる版 "
-                    f"({_joined(using)}) が動いている間に適用しました "
+                    f"contract ({step.step.target}) を、まだ name を{what}"
+                    f"いる版 ({_joined(using)}) が動いている間に適用しました "
                     "(contract before every live version stopped using name)。"
                     "new-only だけが動いてから contract してください",
                     PLAN,
@@ -118,10 +118,11 @@ def find_one_transaction_backfill(run: Replay) -> list[tuple[str, str]]:
         if jump > filled * ONE_TRANSACTION_SHARE:
             return [
                 (
-                    f"{step.step.target} は {filled} 行を 1 つのトランザクションで"
-                    "埋めています (a one-transaction backfill): その間、同じ行を"
-                    "書くリクエストが待たされます (図の山)。キーで区切ったバッチ"
-                    "ごとにコミットしてください",
+                    f"{step.step.target} は {filled} 行を 1 つの"
+                    "トランザクションで埋めています "
+                    "(a one-transaction backfill): その間、同じ行を書く"
+                    "リクエストが待たされます (図の山)。キーで区切った"
+                    "バッチごとにコミットしてください",
                     LOCKS,
                 )
             ]
