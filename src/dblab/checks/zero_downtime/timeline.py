@@ -22,10 +22,6 @@ COLOURS = {
 
 def plot(report: Report, ax=None):
     """Draw ``report``'s timeline on ``ax`` (a new figure without one)."""
-    import matplotlib
-
-    if ax is None:
-        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     try:
@@ -40,8 +36,11 @@ def plot(report: Report, ax=None):
     ax.axvspan(0, run.baseline_end, color="#eeeeee")
     ax.text(0, 1.0, "基準", transform=ax.get_xaxis_transform(), va="top")
     for number, step in enumerate(run.steps, start=1):
-        shade = "#fde0dd" if step.error else "#e8f1fa"
-        ax.axvspan(step.start, step.end, color=shade, alpha=0.6)
+        shade = ("#e8f1fa", "#fdf3e1")[number % 2]
+        ax.axvspan(step.start, step.end, color=shade, alpha=0.8)
+        ax.axvline(step.start, color="#999999", linewidth=0.6)
+        if step.error:
+            ax.axvline(step.end, color="red", linewidth=1.5)
         ax.text(
             step.start,
             1.0 - 0.08 * (number % 3),
@@ -75,5 +74,6 @@ def plot(report: Report, ax=None):
     ax.set_xlabel("経過時間 (s)")
     ax.set_ylabel("レイテンシ (ms)")
     ax.set_title(f"ライブトラフィックとロールアウト ({run.backend})")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    figure.tight_layout()
     return figure
