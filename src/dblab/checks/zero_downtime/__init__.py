@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 SECTION = verdict.TASK
-ROWS = settings.scaled(1_000_000, 2_000)
+ROWS = settings.scaled(1_000_000, 3_000)
 """Users in the trial database: a learner's run, and under tests."""
 PROBE_ROWS = 200
 """Sample users for the downgrade probe."""

@@ -53,7 +53,7 @@ class Pace:
         """Short at ``DBLAB_SCALE=test``, longer for a learner's run."""
         if settings.scale() == "test":
             return cls()
-        return cls(baseline=3.0, rollout=2.0, settle=1.0, poll=0.2)
+        return cls(baseline=3.0, rollout=2.0, settle=1.0, poll=0.5)
 
 
 def parse_plan(plan: object) -> list[Step]:

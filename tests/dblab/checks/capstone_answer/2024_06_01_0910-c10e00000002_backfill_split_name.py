@@ -20,8 +20,8 @@ down_revision = "c10e00000001"
 branch_labels = None
 depends_on = None
 
-BATCH_SIZE = 250
-PAUSE = 0.03
+BATCH_SIZE = 500
+PAUSE = 0.02
 
 users = sa.table(
     "users",
