@@ -52,6 +52,20 @@ def fill(bind, last):
     family, given = {}, {}
     for key, name in rows:
         family[key], given[key] = split_name(name or "")
+    if bind.dialect.name == "postgresql":
+        # UPDATE ... FROM (VALUES ...): one statement, a hash join.
+        split = sa.values(
+            sa.column("key", sa.Integer()),
+            sa.column("family", sa.String(50)),
+            sa.column("given", sa.String(50)),
+            name="split",
+        ).data([(key, family[key], given[key]) for key in family])
+        bind.execute(
+            users.update()
+            .where(users.c.id == split.c.key, users.c.family_name.is_(None))
+            .values(family_name=split.c.family, given_name=split.c.given)
+        )
+        return rows[-1].id
     # One UPDATE per batch (CASE id WHEN ... THEN ...): one statement,
     # one commit, whatever the driver does with executemany.
     bind.execute(
