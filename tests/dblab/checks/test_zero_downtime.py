@@ -88,3 +88,19 @@ def test_unknown_revision_in_plan_is_named(answered: Sandbox) -> None:
     result = zero_downtime.check_capstone(answered, ["apply 0bad"])
     assert not result.ok
     assert "0bad" in result.message
+
+
+@pytest.mark.parametrize(
+    ("plan", "named"),
+    [
+        ("apply c10e00000001", "リスト"),
+        (["deploy v9"], "v9"),
+        (["migrate c10e00000001"], "migrate c10e00000001"),
+        (PLAN[1:], "apply every revision once, in order"),
+    ],
+)
+def test_bad_plans_get_one_line(answered: Sandbox, plan, named) -> None:
+    result = zero_downtime.check_capstone(answered, plan)
+    assert not result.ok
+    assert named in result.message
+    assert "Traceback" not in str(result)
