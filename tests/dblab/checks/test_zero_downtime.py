@@ -1,0 +1,106 @@
+"""The capstone's grader: the solution passes on every database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dblab.checks import zero_downtime
+from dblab.sandbox import Sandbox
+from dblab.traffic import VERSIONS
+
+ANSWER = Path(__file__).parent / "capstone_answer"
+PLAN = [
+    "apply c10e00000001",
+    "deploy dual",
+    "apply c10e00000002",
+    "apply c10e00000003",
+    "apply c10e00000004",
+    "deploy new-read",
+    "deploy new-only",
+    "apply c10e00000005",
+]
+
+
+def copy_answer(box: Sandbox, replace: dict[str, dict[str, str]] = {}):  # noqa: B006
+    """The solution's revisions into ``box``, with text replaced per file."""
+    for path in sorted(ANSWER.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for old, new in replace.get(
+            path.name.split("-")[1].split("_")[0], {}
+        ).items():
+            assert old in text, (path.name, old)
+            text = text.replace(old, new)
+        (box.migrations / "versions" / path.name).write_text(text, "utf-8")
+
+
+PACE = zero_downtime.Pace(baseline=0.4, rollout=0.25, settle=0.05)
+"""Shorter than the default test pace: the figures, not the timings."""
+ON_EVERY_DATABASE = [
+    "sqlite",
+    # About 8 s each on the servers: run with -m stress (.ci/run).
+    pytest.param("postgresql", marks=[pytest.mark.server, pytest.mark.stress]),
+    pytest.param("mysql", marks=[pytest.mark.server, pytest.mark.stress]),
+]
+
+
+@pytest.fixture(scope="module")
+def answered() -> Iterator[Sandbox]:
+    box = zero_downtime.prepare_capstone()
+    copy_answer(box)
+    yield box
+    box.close()
+
+
+@pytest.mark.parametrize("backend", ON_EVERY_DATABASE)
+def test_solution_passes_under_traffic(server) -> None:
+    box = zero_downtime.prepare_capstone(server=server)
+    try:
+        copy_answer(box)
+        result = zero_downtime.check_capstone(box, PLAN, pace=PACE)
+    finally:
+        box.close()
+    assert result.ok, str(result)
+    report = result.report
+    run = report.run
+    assert [str(s.step) for s in run.steps] == PLAN
+    served = {r.version for r in run.requests}
+    assert served == set(VERSIONS)
+    assert not [r for r in run.requests if r.error]
+    assert report.data.checked >= zero_downtime.ROWS
+    assert report.data.wrong == 0 and report.data.missing == 0
+    assert run.written, "the traffic wrote rows during the migration"
+    assert report.probe.contract == "c10e00000005"
+    assert run.stopped_because == "stopped"
+    assert report.plot().axes  # the timeline draws
+
+
+def test_stub_is_not_done(answered: Sandbox) -> None:
+    assert (
+        "まだ解答がありません"
+        in zero_downtime.check_capstone(answered, ...).message
+    )
+
+
+def test_unknown_revision_in_plan_is_named(answered: Sandbox) -> None:
+    result = zero_downtime.check_capstone(answered, ["apply 0bad"])
+    assert not result.ok
+    assert "0bad" in result.message
+
+
+@pytest.mark.parametrize(
+    ("plan", "named"),
+    [
+        ("apply c10e00000001", "リスト"),
+        (["deploy v9"], "v9"),
+        (["migrate c10e00000001"], "migrate c10e00000001"),
+        (PLAN[1:], "apply every revision once, in order"),
+    ],
+)
+def test_bad_plans_get_one_line(answered: Sandbox, plan, named) -> None:
+    result = zero_downtime.check_capstone(answered, plan)
+    assert not result.ok
+    assert named in result.message
+    assert "Traceback" not in str(result)
