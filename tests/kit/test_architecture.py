@@ -33,6 +33,7 @@ LAYERS = {
     "dblab.batching": 5,
     "dblab.lint": 5,
     "dblab.steps": 5,
+    "dblab.traffic": 5,
     "dblab.safety": 6,
     "dblab.deploy": 7,
     "dblab.checks": 8,
