@@ -81,7 +81,8 @@ def sqlite_transactional(engine: Engine) -> Engine:
     Python's sqlite3 driver, left to itself, begins transactions only
     before INSERT/UPDATE/DELETE, so a CREATE TABLE in a migration that
     later fails stays behind. Here the driver is put in autocommit mode
-    and SQLAlchemy emits BEGIN itself, so DDL is inside the transaction.
+    and SQLAlchemy emits BEGIN itself, so DDL is inside the transaction
+    (also after an AUTOCOMMIT block, which resets the driver's mode).
     Foreign keys are enforced on every connection.
     """
 
@@ -92,6 +93,9 @@ def sqlite_transactional(engine: Engine) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
+        # Leaving AUTOCOMMIT (Alembic's autocommit_block) makes SQLAlchemy
+        # set the driver's isolation_level to "" again: take it back.
+        connection.connection.driver_connection.isolation_level = None
         connection.exec_driver_sql("BEGIN")
 
     return engine

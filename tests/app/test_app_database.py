@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
 
-from app import database, models
+from app import database, migration_lock, models
 
 
 def test_database_url_wins() -> None:
@@ -50,6 +52,34 @@ def test_sqlite_recipe_rolls_back_ddl_and_enforces_foreign_keys() -> None:
             fk = connection.execute(sa.text("PRAGMA foreign_keys")).scalar()
             assert fk == 1
     finally:
+        engine.dispose()
+
+
+def test_sqlite_recipe_survives_an_autocommit_block(tmp_path) -> None:
+    """After AUTOCOMMIT (Alembic's autocommit_block) the next transaction
+    is the recipe's again: the migration's BEGIN IMMEDIATE holds the write
+    lock, so a second writer cannot start (it could with a deferred BEGIN).
+    """
+    path = tmp_path / "app.sqlite"
+    engine = database.make_engine(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with engine.connect() as connection:
+            level = connection.get_isolation_level()
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("CREATE TABLE t (id INTEGER)")
+            connection.commit()
+            connection.execution_options(isolation_level=level)
+            with migration_lock.write_lock_at_begin(connection):
+                connection.begin()
+                driver = connection.connection.driver_connection
+                assert driver.isolation_level is None
+                connection.exec_driver_sql("SELECT * FROM t").all()
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+                connection.rollback()
+    finally:
+        other.close()
         engine.dispose()
 
 
