@@ -28,7 +28,7 @@ LAYERS = {
     "dblab.schema": 3,
     "dblab.sqllog": 3,
     "dblab.migrate": 4,
-    "dblab.alembic_cli": 4,
+    "dblab.alembic_command": 4,
     "dblab.seed": 4,
     "dblab.batching": 5,
     "dblab.lint": 5,

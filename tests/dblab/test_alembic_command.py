@@ -1,4 +1,4 @@
-"""dblab.alembic_cli: the alembic command line run in this process."""
+"""dblab.alembic_command: the alembic command line run in this process."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 
-from dblab import alembic_cli, revisions, settings
+from dblab import alembic_command, revisions, settings
 
 
 def folder_with_ini(tmp_path):
@@ -27,19 +27,19 @@ def test_upgrade_current_and_a_failure_like_a_process(tmp_path) -> None:
     handlers, level = root.handlers[:], root.level
     os.environ.pop("CANARY", None)
 
-    done = alembic_cli.run(
+    done = alembic_command.run(
         "upgrade", "head", cwd=folder, env={"DATABASE_URL": url}
     )
     assert done.returncode == 0, done.output
     assert done.stderr.count("Running upgrade") == len(revisions.CHAIN)
-    now = alembic_cli.run(
+    now = alembic_command.run(
         "current", cwd=folder, env={"DATABASE_URL": url, "CANARY": "1"}
     )
     assert now.stdout.strip() == f"{revisions.HEAD} (head)"
     assert "CANARY" not in os.environ  # the environment is put back
     assert (root.handlers, root.level) == (handlers, level)
 
-    failed = alembic_cli.run(
+    failed = alembic_command.run(
         "downgrade", "nosuchrevision", cwd=folder, env={"DATABASE_URL": url}
     )
     assert failed.returncode == 255
