@@ -9,7 +9,7 @@ import pytest
 
 from dblab.checks import zero_downtime
 from dblab.sandbox import Sandbox
-from dblab.traffic import VERSIONS
+from dblab.traffic import VERSIONS, Request
 
 ANSWER = Path(__file__).parent / "capstone_answer"
 PLAN = [
@@ -104,3 +104,31 @@ def test_bad_plans_get_one_line(answered: Sandbox, plan, named) -> None:
     assert not result.ok
     assert named in result.message
     assert "Traceback" not in str(result)
+
+
+def test_practice_report_puts_each_request_in_the_step_it_started() -> None:
+    """Notebook 10's practice change: baseline and steps from a record."""
+    requests = [
+        Request("old", "read", 0.1, 0.010),
+        Request("old", "write", 0.5, 0.020),
+        Request("old", "write", 1.2, 0.400),  # started in the naive step
+        Request("old", "read", 1.3, 0.015, "boom"),
+        Request("old", "write", 2.1, 0.030),
+        Request("old", "read", 3.5, 0.010),  # after every step: not counted
+    ]
+    report = zero_downtime.practice_report(
+        "postgresql",
+        requests,
+        1.0,
+        [("naive", 1.0, 2.0), ("safe", 2.0, 3.0)],
+    )
+    assert (report.baseline.requests, report.baseline.worst) == (2, 0.020)
+    naive, safe = report.steps
+    assert naive.label == "apply naive" and naive.requests == 2
+    assert (naive.worst, naive.errors) == (0.400, 1)
+    assert (safe.requests, safe.worst, safe.errors) == (1, 0.030, 0)
+    assert "基準の 20.0 倍" in naive.line(report.baseline)
+    assert report.data is None
+    figure = report.plot()
+    assert len(figure.axes[0].collections) >= 2  # dots and error crosses
+    figure.clear()

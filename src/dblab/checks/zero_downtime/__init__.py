@@ -25,7 +25,13 @@ from dblab import lint, migrate, revisions, sandbox, settings
 from dblab.checks import Result, checker, failed, not_done
 from dblab.checks import write_revision as write_revision  # notebook 10
 from dblab.checks.zero_downtime import figures, verdict
-from dblab.checks.zero_downtime.replay import Pace, Replay, parse_plan
+from dblab.checks.zero_downtime.replay import (
+    Pace,
+    Replay,
+    Step,
+    StepRun,
+    parse_plan,
+)
 from dblab.checks.zero_downtime.replay import replay as run_plan
 from dblab.checks.zero_downtime.trial import (
     Probe,
@@ -37,11 +43,12 @@ from dblab.checks.zero_downtime.trial import (
     seed_users,
 )
 from dblab.sandbox import Sandbox
-from dblab.traffic import split_name
+from dblab.traffic import Request, split_name
 
 __all__ = [
     "Pace",
     "check_capstone",
+    "practice_report",
     "prepare_capstone",
     "seed_users",
     "split_name",
@@ -95,6 +102,32 @@ def prepare_capstone(*, server: URL | None = None, rows: int = 20) -> Sandbox:
     migrate.upgrade(box, to=revisions.HEAD)
     seed_users(box.engine, rows)
     return box
+
+
+def practice_report(
+    backend: str,
+    requests: list[Request],
+    baseline_end: float,
+    steps: list[tuple[str, float, float]],
+) -> Report:
+    """The grader's figures and plot for a run the learner drove by hand.
+
+    ``steps`` are ``(label, start, end)`` in the traffic's seconds; a
+    request belongs to the step it started in. No plan, no data check:
+    the lesson's practice change (notebook 10) uses it to read the
+    baseline, each step's worst and p99, and the timeline.
+    """
+    run = Replay(
+        backend=backend,
+        baseline_end=baseline_end,
+        steps=[StepRun(Step("apply", label), a, b) for label, a, b in steps],
+        requests=list(requests),
+        written={},
+        stopped_because=None,
+        rows=0,
+    )
+    base, per_step = figures.per_step(run)
+    return Report(run, base, per_step, None, Probe())
 
 
 def _plan_problems(steps, chain) -> list[tuple[str, str]]:
