@@ -75,6 +75,11 @@ def parse_database_url(value: str) -> URL:
     return url
 
 
+SQLITE_BEGIN = "dblab_sqlite_begin"
+"""Key in ``Connection.info``: the statement the recipe begins with
+(``BEGIN``, or ``BEGIN IMMEDIATE`` while a migration runs)."""
+
+
 def sqlite_transactional(engine: Engine) -> Engine:
     """Let SQLite roll back DDL: the recipe from SQLAlchemy's SQLite docs.
 
@@ -96,7 +101,7 @@ def sqlite_transactional(engine: Engine) -> Engine:
         # Leaving AUTOCOMMIT (Alembic's autocommit_block) makes SQLAlchemy
         # set the driver's isolation_level to "" again: take it back.
         connection.connection.driver_connection.isolation_level = None
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(connection.info.get(SQLITE_BEGIN, "BEGIN"))
 
     return engine
 

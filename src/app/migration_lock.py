@@ -20,7 +20,9 @@ from pathlib import Path
 
 from alembic.util import CommandError
 from filelock import FileLock, Timeout
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
+
+from app.database import SQLITE_BEGIN
 
 
 def lock_name(connection: Connection) -> str:
@@ -117,24 +119,21 @@ def write_lock_at_begin(connection: Connection) -> Iterator[None]:
     "database is locked" at once rather than risk a deadlock. BEGIN
     IMMEDIATE takes the write lock up front, waiting as long as the
     driver's busy timeout. Without the recipe (the driver's own
-    transactions, notebook 08) nothing is changed.
+    transactions, notebook 08) nothing reads the setting: nothing changes.
     """
     if connection.dialect.name != "sqlite":
         yield
         return
-
-    def immediate(began: Connection) -> None:
-        if began is not connection:
-            return
-        driver = began.connection.driver_connection
-        if driver.isolation_level is not None:
-            return  # the driver's own transactions: leave them be
-        if driver.in_transaction:
-            driver.execute("ROLLBACK")  # the recipe's BEGIN, nothing run
-        driver.execute("BEGIN IMMEDIATE")
-
-    event.listen(connection.engine, "begin", immediate)
+    # A setting of this connection, read by the recipe's begin listener:
+    # adding a listener to the engine here would change the listener list
+    # that other threads' connections are iterating.
+    info = connection.info
+    before = info.get(SQLITE_BEGIN)
+    info[SQLITE_BEGIN] = "BEGIN IMMEDIATE"
     try:
         yield
     finally:
-        event.remove(connection.engine, "begin", immediate)
+        if before is None:
+            info.pop(SQLITE_BEGIN, None)
+        else:
+            info[SQLITE_BEGIN] = before

@@ -136,9 +136,13 @@ def lock_trouble(error: DBAPIError) -> bool:
 
 
 def creation_race(error: DBAPIError) -> bool:
-    """Two runs created the progress table at the same moment."""
+    """Two runs created the progress table at the same moment.
+
+    PostgreSQL reports it as the table (42P07), its row type (42710,
+    "type ... already exists") or pg_type's unique index (23505).
+    """
     original = error.orig
-    if getattr(original, "sqlstate", None) in ("42P07", "23505"):
+    if getattr(original, "sqlstate", None) in ("42P07", "42710", "23505"):
         return PROGRESS.name in str(original) or "pg_type" in str(original)
     args = getattr(original, "args", ())
     return bool(args) and args[0] == 1050  # MariaDB: table exists
