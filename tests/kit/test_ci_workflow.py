@@ -11,9 +11,7 @@ run and dropped after it.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +21,9 @@ from sqlalchemy.engine import URL, make_url
 
 from dblab import sandbox as sandboxes
 from dblab import settings
+from dblab.checks import deploy_to_production as dp
 
-WORKFLOW = settings.ROOT / "docs" / "ci" / "migrations.yml"
+WORKFLOW = dp.CI_FILE
 OUTSIDE = (
     "DBLAB_DATABASE_URL",
     "DBLAB_POSTGRES_URL",
@@ -41,12 +40,6 @@ def job(name: str) -> dict:
     return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"][name]
 
 
-def commands(name: str) -> list[str]:
-    return [
-        step["run"].strip() for step in job(name)["steps"] if "run" in step
-    ]
-
-
 def shown(url: URL) -> str:
     return url.render_as_string(hide_password=False)
 
@@ -56,14 +49,12 @@ def run_job(name: str, work: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OUTSIDE}
     env |= {k: str(v) for k, v in job(name).get("env", {}).items()}
     env |= {"DBLAB_WORK_DIR": str(work), **overrides}
-    lines = commands(name)
+    lines = dp.ci_commands(WORKFLOW, job=name)
     assert lines[0] == "uv sync --locked", lines
     outputs = {}
     for line in lines[1:]:
-        words = shlex.split(line)
-        assert words[:2] == ["uv", "run"], line
         done = subprocess.run(  # noqa: S603  (this interpreter, our file)
-            [sys.executable, "-m", *words[2:]],
+            dp.local_argv(line),
             cwd=settings.ROOT,
             env=env,
             capture_output=True,

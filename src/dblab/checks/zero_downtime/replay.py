@@ -156,26 +156,11 @@ class FillMonitor:
         self._sample()
 
 
-def upgrade(trial: Sandbox, revision: str) -> None:
-    """``alembic upgrade``, then a fresh pool.
-
-    On SQLite, ``autocommit_block()`` leaves the pooled driver connection
-    in the driver's own transaction mode (SQLAlchemy restores the
-    isolation level it read, which undoes the transactional recipe), and
-    a later revision would then read before it takes the write lock.
-    New connections get the recipe again.
-    """
-    try:
-        migrate.upgrade(trial, to=revision)
-    finally:
-        trial.engine.dispose()
-
-
 def _apply(trial, traffic, step, pace, run: StepRun) -> None:
     run.unfilled_before = _count(trial.engine, UNFILLED)
     with FillMonitor(trial, traffic, pace.poll) as monitor:
         try:
-            upgrade(trial, step.target)
+            migrate.upgrade(trial, to=step.target)
         except MigrationError as error:
             run.error = str(error)
     run.fills = monitor.samples

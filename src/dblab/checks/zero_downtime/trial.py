@@ -127,7 +127,6 @@ def probe_downgrades(trial: Sandbox, chain: list[str], rows: int) -> Probe:
         before = digest(trial.engine)
         try:
             migrate.upgrade(trial, to=revision)
-            trial.engine.dispose()  # see replay.upgrade
         except MigrationError as error:
             found.failures[revision] = str(error)
             break
@@ -136,7 +135,6 @@ def probe_downgrades(trial: Sandbox, chain: list[str], rows: int) -> Probe:
             break
         try:
             migrate.downgrade(trial, to=previous)
-            trial.engine.dispose()
             after = digest(trial.engine)
             migrate.upgrade(trial, to=revision)
         except MigrationError as error:
@@ -151,7 +149,6 @@ def probe_downgrades(trial: Sandbox, chain: list[str], rows: int) -> Probe:
         previous = revision
     try:
         migrate.downgrade(trial, to=revisions.HEAD)
-        trial.engine.dispose()
         with trial.engine.begin() as connection:
             connection.execute(sa.delete(_users))
     except MigrationError as error:
