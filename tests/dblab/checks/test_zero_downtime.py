@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from dblab import settings
 from dblab.checks import zero_downtime
 from dblab.sandbox import Sandbox
 from dblab.traffic import VERSIONS, Request
@@ -132,3 +134,23 @@ def test_practice_report_puts_each_request_in_the_step_it_started() -> None:
     figure = report.plot()
     assert len(figure.axes[0].collections) >= 2  # dots and error crosses
     figure.clear()
+
+
+def test_the_solutions_notebook_writes_these_revisions() -> None:
+    """The solutions notebook embeds the revisions graded here, verbatim."""
+    path = (
+        settings.NOTEBOOKS
+        / "solutions"
+        / "10_zero_downtime_capstone_solutions.ipynb"
+    )
+    cells = nbformat.read(path, as_version=4).cells
+    embedded = [
+        cell.source.split("r'''", 1)[1].split("'''", 1)[0].strip()
+        for cell in cells
+        if cell.cell_type == "code" and "r'''" in cell.source
+    ]
+    files = [
+        p.read_text(encoding="utf-8").strip()
+        for p in sorted(ANSWER.glob("*.py"))
+    ]
+    assert embedded == files

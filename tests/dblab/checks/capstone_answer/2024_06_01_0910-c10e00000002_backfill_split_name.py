@@ -1,10 +1,14 @@
 """migrate: fill family_name and given_name from name, in batches
 
-Keyset batches (``WHERE id > :last ORDER BY id LIMIT n``), each batch
-committed on its own, with a pause between batches so the live app's
-writes get the table in between. A row is only filled while its
+Keyset batches: the next 500 ids after the last one done
+(``WHERE id > :last ORDER BY id LIMIT n``), then one UPDATE of that key
+range, committed on its own, with a pause so the live app's writes get
+the table in between. The database splits the name inside the UPDATE
+(the rule of notebook 10, written in SQL): the name is read and the new
+columns written in one statement, nothing travels to Python, and every
+batch sends the same statement. A row is only filled while its
 family_name is still NULL: the dual-write app may have written it
-meanwhile, and its values are newer than what this batch read.
+meanwhile, and its values are newer.
 
 Revision ID: c10e00000002
 Revises: c10e00000001
@@ -32,51 +36,43 @@ users = sa.table(
 )
 
 
-def split_name(name):
-    """The split rule of notebook 10 (kept here: a revision never
-    imports application code, which keeps changing after it)."""
-    text = name.replace("\u3000", " ").strip()
-    family, _, given = text.partition(" ")
-    return family, given.strip()
+def split_name(dialect):
+    """The split rule in SQL: full-width spaces count as spaces, the ends
+    are trimmed, the first space separates family from given name, no
+    space leaves the given name ''. (Kept here: a revision never imports
+    application code, which keeps changing after it.)"""
+    text = sa.func.trim(
+        sa.func.replace(sa.func.coalesce(users.c.name, ""), "\u3000", " ")
+    )
+    if dialect == "postgresql":
+        space = sa.func.strpos(text, " ")
+    else:  # SQLite and MariaDB
+        space = sa.func.instr(text, " ")
+    family = sa.case(
+        (space == 0, text), else_=sa.func.substr(text, 1, space - 1)
+    )
+    given = sa.case(
+        (space == 0, ""), else_=sa.func.trim(sa.func.substr(text, space + 1))
+    )
+    return family, given
 
 
-def fill(bind, last):
-    rows = bind.execute(
-        sa.select(users.c.id, users.c.name)
-        .where(users.c.id > last, users.c.family_name.is_(None))
+BATCH = sa.and_(
+    users.c.id > sa.bindparam("last"), users.c.id <= sa.bindparam("upto")
+)
+"""One batch: the key range after the last id done, up to ``upto``."""
+
+
+def next_last(bind, last):
+    """The last id of the next batch (None when no id is left)."""
+    ids = (
+        sa.select(users.c.id)
+        .where(users.c.id > last)
         .order_by(users.c.id)
         .limit(BATCH_SIZE)
-    ).all()
-    if not rows:
-        return None
-    family, given = {}, {}
-    for key, name in rows:
-        family[key], given[key] = split_name(name or "")
-    if bind.dialect.name == "postgresql":
-        # UPDATE ... FROM (VALUES ...): one statement, a hash join.
-        split = sa.values(
-            sa.column("key", sa.Integer()),
-            sa.column("family", sa.String(50)),
-            sa.column("given", sa.String(50)),
-            name="split",
-        ).data([(key, family[key], given[key]) for key in family])
-        bind.execute(
-            users.update()
-            .where(users.c.id == split.c.key, users.c.family_name.is_(None))
-            .values(family_name=split.c.family, given_name=split.c.given)
-        )
-        return rows[-1].id
-    # One UPDATE per batch (CASE id WHEN ... THEN ...): one statement,
-    # one commit, whatever the driver does with executemany.
-    bind.execute(
-        users.update()
-        .where(users.c.id.in_(family), users.c.family_name.is_(None))
-        .values(
-            family_name=sa.case(family, value=users.c.id),
-            given_name=sa.case(given, value=users.c.id),
-        )
+        .subquery()
     )
-    return rows[-1].id
+    return bind.execute(sa.select(sa.func.max(ids.c.id))).scalar()
 
 
 def end_batch(bind):
@@ -96,13 +92,20 @@ def end_batch(bind):
 
 def upgrade():
     if op.get_context().as_sql:
-        return  # offline SQL cannot read the rows it would split
+        return  # offline SQL would need the loop's key ranges
     with op.get_context().autocommit_block():
         bind = op.get_bind()
+        family, given = split_name(bind.dialect.name)
+        fill = (
+            users.update()
+            .where(BATCH, users.c.family_name.is_(None))
+            .values(family_name=family, given_name=given)
+        )
         last = 0
-        while last is not None:
-            last = fill(bind, last)
+        while (upto := next_last(bind, last)) is not None:
+            bind.execute(fill, {"last": last, "upto": upto})
             end_batch(bind)
+            last = upto
 
 
 def downgrade():
@@ -110,22 +113,13 @@ def downgrade():
         return
     with op.get_context().autocommit_block():
         bind = op.get_bind()
-        while True:
-            keys = (
-                bind.execute(
-                    sa.select(users.c.id)
-                    .where(users.c.family_name.is_not(None))
-                    .order_by(users.c.id)
-                    .limit(BATCH_SIZE)
-                )
-                .scalars()
-                .all()
-            )
-            if not keys:
-                return
-            bind.execute(
-                users.update()
-                .where(users.c.id.in_(keys))
-                .values(family_name=None, given_name=None)
-            )
+        empty = (
+            users.update()
+            .where(BATCH, users.c.family_name.is_not(None))
+            .values(family_name=None, given_name=None)
+        )
+        last = 0
+        while (upto := next_last(bind, last)) is not None:
+            bind.execute(empty, {"last": last, "upto": upto})
             end_batch(bind)
+            last = upto
