@@ -29,6 +29,15 @@ from dblab import checks, migrate, sandbox, schema, settings, sqllog
 print(dblab.setup())"""
 
 TIMEOUT = 600
+ONCE = "same-on-every-database"
+"""Tag of a cell whose result does not depend on the notebook's database.
+
+Such a cell compares the databases itself (it opens its own sandboxes on
+SQLite and on every configured server) or never touches the notebook's
+database (a subprocess on SQLite, a Git history). The run on SQLite,
+with the server URLs passed through, executes it; the runs with
+``DBLAB_DATABASE_URL`` on a server leave it out instead of repeating it.
+"""
 
 
 def all_notebooks() -> list[Path]:
@@ -53,8 +62,18 @@ def kernel_env(database_url: str | None = None) -> dict[str, str]:
 def execute(
     path: Path, database_url: str | None = None
 ) -> nbformat.NotebookNode:
-    """Run ``path`` top to bottom in a fresh kernel; return the notebook."""
+    """Run ``path`` top to bottom in a fresh kernel; return the notebook.
+
+    With ``database_url`` (a run on a server) the cells tagged
+    :data:`ONCE` are left out: the run on SQLite has executed them.
+    """
     notebook = nbformat.read(path, as_version=4)
+    if database_url:
+        notebook.cells = [
+            cell
+            for cell in notebook.cells
+            if ONCE not in cell.metadata.get("tags", [])
+        ]
     client = NotebookClient(
         notebook,
         timeout=TIMEOUT,

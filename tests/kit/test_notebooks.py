@@ -134,6 +134,16 @@ SERVER_NOTEBOOKS = [
 ]
 
 
+def test_cells_run_once_only_where_servers_run_again() -> None:
+    """The tag that a server run skips belongs to code cells of the
+    notebooks that run again on each server (elsewhere it means nothing)."""
+    for path in COURSE:
+        for cell in read(path).cells:
+            if notebooks.ONCE in cell.metadata.get("tags", []):
+                assert cell.cell_type == "code", path.name
+                assert path in SERVER_NOTEBOOKS, path.name
+
+
 def run_on_server(path: Path, server) -> None:
     url = server.render_as_string(hide_password=False)
     try:
