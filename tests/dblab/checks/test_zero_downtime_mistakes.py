@@ -81,17 +81,28 @@ def test_not_null_before_the_backfill(box: Sandbox) -> None:
     )
 
 
+BACKFILL = ANSWER / "2024_06_01_0910-c10e00000002_backfill_split_name.py"
+BACKFILL_TEXT = BACKFILL.read_text(encoding="utf-8")
 ONE_TRANSACTION = {
     "c10e00000002": {
-        "    with op.get_context().autocommit_block():\n"
-        "        bind = op.get_bind()\n"
-        "        last = 0\n"
-        "        while last is not None:\n"
-        "            last = fill(bind, last)\n"
-        "            end_batch(bind)\n": "    bind = op.get_bind()\n"
-        "    last = 0\n"
-        "    while last is not None:\n"
-        "        last = fill(bind, last)\n",
+        BACKFILL_TEXT[
+            BACKFILL_TEXT.index("def upgrade():") : BACKFILL_TEXT.index(
+                "def downgrade():"
+            )
+        ]: (
+            "def upgrade():\n"
+            "    bind = op.get_bind()  # no autocommit_block(), no commit\n"
+            "    family, given = split_name(bind.dialect.name)\n"
+            "    fill = (\n"
+            "        users.update()\n"
+            "        .where(BATCH, users.c.family_name.is_(None))\n"
+            "        .values(family_name=family, given_name=given)\n"
+            "    )\n"
+            "    last = 0\n"
+            "    while (upto := next_last(bind, last)) is not None:\n"
+            '        bind.execute(fill, {"last": last, "upto": upto})\n'
+            "        last = upto\n\n\n"
+        ),
     }
 }
 
