@@ -40,9 +40,18 @@ class Sandbox(servers.KitDatabase):
         server: URL | None,
         *,
         transactional_sqlite: bool = True,
+        cache_statements: bool = True,
     ) -> None:
-        engine = None if transactional_sqlite else create_engine(url)
-        super().__init__(name, url, folder, server, engine)
+        cache = servers.cache_options(cache_statements)
+        engine = None if transactional_sqlite else create_engine(url, **cache)
+        super().__init__(
+            name,
+            url,
+            folder,
+            server,
+            engine,
+            cache_statements=cache_statements,
+        )
         atexit.register(self.close)
 
     @property
@@ -78,12 +87,15 @@ def create(
     server: URL | None = None,
     migrations: bool = False,
     transactional_sqlite: bool = True,
+    cache_statements: bool = True,
 ) -> Sandbox:
     """Create a sandbox on ``server`` (default: ``DBLAB_DATABASE_URL``).
 
     ``transactional_sqlite=False`` keeps the sqlite3 driver's own
     transaction handling, which does not roll back DDL (notebook 08 shows
-    the difference).
+    the difference). ``cache_statements=False`` gives the engine no
+    statement cache (the capstone's grader: see
+    :func:`dblab.checks.zero_downtime.trial.make_trial`).
     """
     if server is None:
         server = settings.database_url()
@@ -103,6 +115,7 @@ def create(
             folder,
             None,
             transactional_sqlite=transactional_sqlite,
+            cache_statements=cache_statements,
         )
     try:
         servers.create_database(server, name)
@@ -112,7 +125,9 @@ def create(
     url = server.set(database=name)
     if server.get_backend_name() == "mysql" and "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
-    return Sandbox(name, url, folder, server)
+    return Sandbox(
+        name, url, folder, server, cache_statements=cache_statements
+    )
 
 
 def _make_folder(name: str) -> Path:

@@ -254,6 +254,11 @@ def drop_tables(engine: Engine) -> None:
     engine.dispose()
 
 
+def cache_options(cache_statements: bool) -> dict[str, int]:
+    """Engine options: SQLAlchemy's statement cache, or none at all."""
+    return {} if cache_statements else {"query_cache_size": 0}
+
+
 class KitDatabase:
     """A database the kit created: a name, a URL, an engine, a folder.
 
@@ -271,13 +276,17 @@ class KitDatabase:
         folder: Path,
         server: URL | None,
         engine: Engine | None = None,
+        *,
+        cache_statements: bool = True,
     ) -> None:
         self.name = name
         self.url = url
         self.folder = folder
         self.server = server
         self.engine: Engine = engine or make_engine(
-            url, connect_args=settings.connect_args(url)
+            url,
+            connect_args=settings.connect_args(url),
+            **cache_options(cache_statements),
         )
         self.closed = False
 

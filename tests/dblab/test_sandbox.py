@@ -50,6 +50,37 @@ def test_two_sandboxes_are_isolated_and_dropped(server: URL) -> None:
     first.close()  # a second close is harmless
 
 
+@pytest.mark.parametrize("cache_statements", [True, False])
+def test_statement_cache_can_be_left_out(
+    server: URL, cache_statements: bool
+) -> None:
+    """A statement of a new shape per batch (a CASE of n branches) is a
+    new cache entry each time, unless the sandbox keeps no cache."""
+    with sandboxes.create(
+        "cache", server=server, cache_statements=cache_statements
+    ) as box:
+        table = sa.table("t", sa.column("id"), sa.column("v"))
+        with box.engine.begin() as connection:
+            connection.execute(
+                sa.text("CREATE TABLE t (id INTEGER, v INTEGER)")
+            )
+            connection.execute(
+                sa.text("INSERT INTO t VALUES (1, 0), (2, 0), (3, 0)")
+            )
+            for size in range(1, 21):
+                whens = {key: size for key in range(1, size + 1)}
+                connection.execute(
+                    table.update().values(v=sa.case(whens, value=table.c.id))
+                )
+            values = connection.execute(sa.select(table.c.v)).scalars()
+            assert sorted(values) == [20, 20, 20]
+        cache = box.engine._compiled_cache  # noqa: SLF001 (what we test)
+        if cache_statements:
+            assert len(cache) >= 20
+        else:
+            assert cache is None
+
+
 def test_private_migrations_copy(server: URL) -> None:
     with sandboxes.create("copy", server=server, migrations=True) as box:
         copied = box.migrations / "versions"

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from app import database
 from dblab import migrate, revisions, sandbox, seed, settings
 from dblab.errors import MigrationError
 from dblab.sandbox import Sandbox
@@ -82,12 +81,8 @@ def make_trial(box: Sandbox) -> Sandbox:
     at 1,000,000 rows on MariaDB): a stall of the grader's making.
     """
     server = box.server
-    trial = sandbox.create("capstone", server=server, migrations=True)
-    trial.engine.dispose()
-    trial.engine = database.make_engine(
-        trial.url,
-        connect_args=settings.connect_args(trial.url),
-        query_cache_size=0,
+    trial = sandbox.create(
+        "capstone", server=server, migrations=True, cache_statements=False
     )
     try:
         for path in learner_files(box):
