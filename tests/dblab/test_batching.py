@@ -300,25 +300,57 @@ def skipped_rows(sent: list) -> set[int]:
 
 
 def hold_batches_until_registered(engine: sa.Engine, runs: int):
-    """No batch claims the job before ``runs`` starts tried to register.
+    """No batch claims the job before ``runs`` starts have registered.
 
     So the runs really start together (a start after the job finished
-    is a new run, by design), however the threads get scheduled.
+    is a new run, by design), however the threads get scheduled. A
+    start has registered when its INSERT into the progress table
+    committed or met the row of another start (a duplicate key); an
+    INSERT merely sent may still be waiting for SQLite's write lock,
+    which the other runs' batches can hold until the job is done.
     """
-    seen = {"inserts": 0}
     everyone = threading.Event()
+    count = {"registered": 0}
+    guard = threading.Lock()
+
+    def one_more() -> None:
+        with guard:
+            count["registered"] += 1
+            if count["registered"] >= runs:
+                everyone.set()
+
+    def registering(statement: str | None) -> bool:
+        text = (statement or "").lstrip().upper()
+        return text.startswith("INSERT INTO DBLAB_BATCH_PROGRESS")
+
+    def inserted(conn, cursor, statement, *args):  # noqa: ARG001
+        if registering(statement):
+            one_more()
+
+    def duplicate(context) -> None:
+        if registering(context.statement) and isinstance(
+            context.sqlalchemy_exception, sa.exc.IntegrityError
+        ):
+            one_more()
 
     def gate(conn, cursor, statement, *args):  # noqa: ARG001
         text = statement.lstrip().upper()
-        if text.startswith("INSERT INTO DBLAB_BATCH_PROGRESS"):
-            seen["inserts"] += 1
-            if seen["inserts"] >= runs:
-                everyone.set()
-        elif text.startswith("UPDATE DBLAB_BATCH_PROGRESS SET BATCHES"):
-            assert everyone.wait(timeout=30), "a start never came"
+        if text.startswith("UPDATE DBLAB_BATCH_PROGRESS SET BATCHES"):
+            assert everyone.wait(timeout=30), "a start never registered"
 
-    sa.event.listen(engine, "before_cursor_execute", gate)
-    return lambda: sa.event.remove(engine, "before_cursor_execute", gate)
+    hooks = [
+        ("after_cursor_execute", inserted),
+        ("handle_error", duplicate),
+        ("before_cursor_execute", gate),
+    ]
+    for name, hook in hooks:
+        sa.event.listen(engine, name, hook)
+
+    def release() -> None:
+        for name, hook in hooks:
+            sa.event.remove(engine, name, hook)
+
+    return release
 
 
 def test_three_concurrent_starts_of_one_job_update_each_row_once(

@@ -26,7 +26,11 @@ both with a 10 ms pause.
 Runs of the same job started together take their batches in turn (each
 batch first claims the job's row, so they wait for each other) and
 together update every row exactly once; the one that finds nothing left
-deletes the row, the others then see it gone and return.
+deletes the row, the others then see it gone and return. A run counts
+as started when its row is registered: one whose registration lands
+after the job finished (on SQLite a start can wait for the write lock
+while the other runs' batches keep taking it) is a new run, so give an
+update that is not idempotent a ``where`` that skips the rows it did.
 
 On SQLite only the pause helps other writers: batches back to back
 retake the lock before a waiting writer's busy handler wakes up (it
