@@ -113,29 +113,40 @@ def test_concurrent_upgrades_apply_the_chain_once(populated, count) -> None:
 def test_a_held_lock_is_one_line_after_the_wait(
     populated, tmp_path, add_revision
 ) -> None:
-    """A runner that cannot get the lock within its bound says so."""
-    holder = start_runners(
-        populated, 1, DBLAB_TEST_SLOW_REVISION=str(tmp_path / "started")
-    )
+    """A runner that cannot get the lock within its bound says so.
+
+    The holder's revision waits for the test to let it go (not a fixed
+    sleep), so the late runner meets the lock however slow it starts.
+    """
+    started, release = tmp_path / "started", tmp_path / "release"
     add_revision(
         populated,
         """
         import os, pathlib, time
         marker = os.environ.get("DBLAB_TEST_SLOW_REVISION")
         if marker:
-            pathlib.Path(marker).touch()
-            time.sleep(4)
+            pathlib.Path(marker, "started").touch()
+            deadline = time.monotonic() + 60
+            while not pathlib.Path(marker, "release").exists():
+                assert time.monotonic() < deadline, "never released"
+                time.sleep(0.05)
         """,
         "0c0c0c000003",
         down=NOTE,
     )
+    holder = start_runners(
+        populated, 1, DBLAB_TEST_SLOW_REVISION=str(tmp_path)
+    )
     deadline = time.monotonic() + 30
-    while not (tmp_path / "started").exists():
+    while not started.exists():
         assert time.monotonic() < deadline, "the holder never started"
         assert holder[0].poll() is None, holder[0].communicate()
         time.sleep(0.05)
     late = start_runners(populated, 1, MIGRATION_LOCK_WAIT="0.5")
-    ((code, err),) = finished(late)
+    try:
+        ((code, err),) = finished(late)
+    finally:
+        release.touch()
     assert code != 0
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err

@@ -12,6 +12,7 @@ verification, a restore never done.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -177,6 +178,71 @@ def test_batched_backfill_rejects(backfill_box, fill, says) -> None:
     assert says in result.message, result
     assert result.section == anti_patterns.SECTION_BATCH
     assert "大規模な一括更新" in str(result)
+
+
+def keyset_batches(engine, wait) -> None:
+    """The keyset loop with ``wait()`` where the pause goes."""
+    last = 0
+    while True:
+        with engine.begin() as connection:
+            ids = connection.execute(
+                sa.select(USERS.c.id)
+                .where(USERS.c.id > last, MISSING)
+                .order_by(USERS.c.id)
+                .limit(300)
+            )
+            ids = ids.scalars().all()
+            if not ids:
+                return
+            connection.execute(
+                sa.update(USERS)
+                .where(USERS.c.id.between(ids[0], ids[-1]), MISSING)
+                .values(PLACEHOLDER)
+            )
+            wait(inside=True)
+        last = ids[-1]
+        wait(inside=False)
+
+
+def test_a_pause_inside_the_transaction_is_no_pause(backfill_box) -> None:
+    """Sleeping before the commit keeps the lock: the writers still wait."""
+
+    def fill(engine):
+        keyset_batches(engine, lambda inside: inside and time.sleep(0.02))
+
+    result = anti_patterns.batched_backfill(fill, backfill_box)
+    assert not result.ok
+    assert "休んでください" in result.message, result
+
+
+def test_a_pause_without_time_sleep_is_measured(backfill_box) -> None:
+    """Waiting another way (an Event) counts by the gaps measured."""
+    idle = threading.Event()
+
+    def fill(engine):
+        keyset_batches(engine, lambda inside: inside or idle.wait(0.02))
+
+    result = anti_patterns.batched_backfill(fill, backfill_box)
+    assert result.ok, result
+
+
+def test_no_pause_on_a_busy_machine_is_still_no_pause(backfill_box) -> None:
+    """A slow machine stretches the gaps; the loop asked for no pause."""
+
+    def busy(connection) -> None:  # the machine, between two batches
+        until = time.perf_counter() + 0.02
+        while time.perf_counter() < until:
+            pass
+
+    sa.event.listen(backfill_box.engine, "begin", busy)
+    try:
+        result = anti_patterns.batched_backfill(
+            keyset_loop(100, 0.0), backfill_box
+        )
+    finally:
+        sa.event.remove(backfill_box.engine, "begin", busy)
+    assert not result.ok
+    assert "休んでください" in result.message, result
 
 
 def test_batched_backfill_stub(backfill_box) -> None:
