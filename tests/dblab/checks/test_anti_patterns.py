@@ -33,8 +33,17 @@ PLACEHOLDER = {
 MISSING = USERS.c.email.is_(None)
 
 
-def keyset_loop(batch_size: int = 300, pause: float = 0.01):
-    """The answer: ``WHERE id > :last ORDER BY id LIMIT n``, commit each."""
+def keyset_loop(batch_size: int = 300, pause: float = 0.01, wait=None):
+    """The answer: ``WHERE id > :last ORDER BY id LIMIT n``, commit each.
+
+    ``wait(inside)`` replaces the pause: called before each commit
+    (``inside=True``) and after it (the default sleeps there).
+    """
+    if wait is None:
+
+        def wait(inside: bool) -> None:
+            if not inside:
+                time.sleep(pause)
 
     def fill(engine):
         last = 0
@@ -57,8 +66,9 @@ def keyset_loop(batch_size: int = 300, pause: float = 0.01):
                     .where(USERS.c.id.between(ids[0], ids[-1]), MISSING)
                     .values(PLACEHOLDER)
                 )
+                wait(inside=True)
             last = ids[-1]
-            time.sleep(pause)
+            wait(inside=False)
 
     return fill
 
@@ -180,37 +190,16 @@ def test_batched_backfill_rejects(backfill_box, fill, says) -> None:
     assert "大規模な一括更新" in str(result)
 
 
-def keyset_batches(engine, wait) -> None:
-    """The keyset loop with ``wait()`` where the pause goes."""
-    last = 0
-    while True:
-        with engine.begin() as connection:
-            ids = connection.execute(
-                sa.select(USERS.c.id)
-                .where(USERS.c.id > last, MISSING)
-                .order_by(USERS.c.id)
-                .limit(300)
-            )
-            ids = ids.scalars().all()
-            if not ids:
-                return
-            connection.execute(
-                sa.update(USERS)
-                .where(USERS.c.id.between(ids[0], ids[-1]), MISSING)
-                .values(PLACEHOLDER)
-            )
-            wait(inside=True)
-        last = ids[-1]
-        wait(inside=False)
-
-
 def test_a_pause_inside_the_transaction_is_no_pause(backfill_box) -> None:
     """Sleeping before the commit keeps the lock: the writers still wait."""
 
-    def fill(engine):
-        keyset_batches(engine, lambda inside: inside and time.sleep(0.02))
+    def wait(inside: bool) -> None:
+        if inside:
+            time.sleep(0.02)
 
-    result = anti_patterns.batched_backfill(fill, backfill_box)
+    result = anti_patterns.batched_backfill(
+        keyset_loop(wait=wait), backfill_box
+    )
     assert not result.ok
     assert "休んでください" in result.message, result
 
@@ -219,10 +208,13 @@ def test_a_pause_without_time_sleep_is_measured(backfill_box) -> None:
     """Waiting another way (an Event) counts by the gaps measured."""
     idle = threading.Event()
 
-    def fill(engine):
-        keyset_batches(engine, lambda inside: inside or idle.wait(0.02))
+    def wait(inside: bool) -> None:
+        if not inside:
+            idle.wait(0.02)
 
-    result = anti_patterns.batched_backfill(fill, backfill_box)
+    result = anti_patterns.batched_backfill(
+        keyset_loop(wait=wait), backfill_box
+    )
     assert result.ok, result
 
 
