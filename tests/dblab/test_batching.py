@@ -304,8 +304,8 @@ def hold_batches_until_registered(engine: sa.Engine, runs: int):
 
     So the runs really start together (a start after the job finished
     is a new run, by design), however the threads get scheduled. A
-    start has registered when its INSERT into the progress table
-    committed or met the row of another start (a duplicate key); an
+    start has registered when its INSERT into the progress table went
+    through or met the row of another start (a duplicate key); an
     INSERT merely sent may still be waiting for SQLite's write lock,
     which the other runs' batches can hold until the job is done.
     """

@@ -149,8 +149,6 @@ class _Transactions:
         self.late: list[int] = []
         self.lock = threading.Lock()
         self.sleeps: list[tuple[float, float]] = []  # (called at, seconds)
-        self._sleep = time.sleep
-        self._thread = threading.get_ident()
 
     def __enter__(self) -> _Transactions:
         if self.engine.dialect.name == "sqlite":
@@ -162,7 +160,8 @@ class _Transactions:
         event.listen(self.engine, "after_cursor_execute", self._execute)
         event.listen(self.engine, "commit", self._commit)
         event.listen(self.engine, "rollback", self._rollback)
-        time.sleep = self._sleeping
+        self._sleep, self._thread = time.sleep, threading.get_ident()
+        time.sleep = self._sleeping  # the loop's own calls are noted
         return self
 
     def __exit__(self, *exc_info: object) -> None:
